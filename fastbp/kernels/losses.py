@@ -1,0 +1,132 @@
+"""Losses computed from the network's last pre-activation (the logits).
+
+Every loss is the mean over its batch, as ``torch.nn`` losses with
+``reduction="mean"``: over all elements for mse, mae, huber and
+binary_cross_entropy, over rows for cross_entropy.  ``loss_and_delta`` returns
+the loss and writes its gradient with respect to the logits.
+
+Targets come in one of two forms, so one compiled signature serves all losses:
+``y`` (n, k) floats (regression targets, one-hot or soft class probabilities,
+binary indicators) or ``labels`` (n,) int64 class indices for cross_entropy,
+with the unused one empty.
+"""
+
+import math
+
+import numpy as np
+
+from .._jit import jit
+from .activations import sigmoid
+
+MSE = 0
+MAE = 1
+HUBER = 2
+CROSS_ENTROPY = 3
+BINARY_CROSS_ENTROPY = 4
+
+CODES = {
+    "mse": MSE,
+    "mae": MAE,
+    "huber": HUBER,
+    "cross_entropy": CROSS_ENTROPY,
+    "binary_cross_entropy": BINARY_CROSS_ENTROPY,
+}
+NAMES = {code: name for name, code in CODES.items()}
+
+HUBER_DELTA = 1.0
+
+
+@jit
+def loss_and_delta(code, out, y, labels, delta, want_delta):
+    """Mean loss of a batch and, if ``want_delta``, its gradient w.r.t. ``out``.
+
+    out : (n, k) logits (or, for regression losses, the output activation).
+    y : (n, k) float targets, or empty when ``labels`` is used.
+    labels : (n,) int64 class indices, or empty when ``y`` is used.
+    delta : (n, k), receives dL/d(out) when ``want_delta`` is True.
+    Returns the loss as float64.
+    """
+    n, k = out.shape
+    total = 0.0
+    if code == CROSS_ENTROPY:
+        scale = 1.0 / n
+        use_labels = labels.shape[0] > 0
+        for i in range(n):
+            # log-sum-exp shifted by the row maximum so exp never overflows
+            zmax = out[i, 0]
+            for j in range(1, k):
+                zmax = max(zmax, out[i, j])
+            sumexp = 0.0
+            for j in range(k):
+                sumexp += math.exp(out[i, j] - zmax)
+            lse = zmax + math.log(sumexp)
+            if use_labels:
+                total += lse - out[i, labels[i]]
+                if want_delta:
+                    for j in range(k):
+                        delta[i, j] = math.exp(out[i, j] - lse) * scale
+                    delta[i, labels[i]] -= scale
+            else:
+                ysum = 0.0
+                for j in range(k):
+                    total += y[i, j] * (lse - out[i, j])
+                    ysum += y[i, j]
+                if want_delta:
+                    for j in range(k):
+                        delta[i, j] = (math.exp(out[i, j] - lse) * ysum - y[i, j]) * scale
+        return total * scale
+
+    scale = 1.0 / (n * k)
+    for i in range(n):
+        for j in range(k):
+            z = out[i, j]
+            t = y[i, j]
+            d = z - t
+            if code == MSE:
+                total += d * d
+                g = 2.0 * d
+            elif code == MAE:
+                total += abs(d)
+                g = np.sign(d)
+            elif code == HUBER:
+                if abs(d) <= HUBER_DELTA:
+                    total += 0.5 * d * d
+                    g = d
+                else:
+                    total += HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA)
+                    g = HUBER_DELTA * np.sign(d)
+            else:  # BINARY_CROSS_ENTROPY on logits: max(z,0) - z*t + log(1 + e^-|z|)
+                total += max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z)))
+                g = sigmoid(z) - t
+            if want_delta:
+                delta[i, j] = g * scale
+    return total * scale
+
+
+@jit
+def output_transform(loss_code, z, out):
+    """What ``predict`` returns from the logits ``z`` (n, k) into ``out`` (n, k).
+
+    Softmax for cross_entropy, sigmoid for binary_cross_entropy; for the
+    regression losses the output activation has already been applied by the
+    forward pass, so ``z`` is copied.
+    """
+    n, k = z.shape
+    if loss_code == CROSS_ENTROPY:
+        for i in range(n):
+            zmax = z[i, 0]
+            for j in range(1, k):
+                zmax = max(zmax, z[i, j])
+            s = 0.0
+            for j in range(k):
+                e = math.exp(z[i, j] - zmax)
+                out[i, j] = e
+                s += e
+            for j in range(k):
+                out[i, j] /= s
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        for i in range(n):
+            for j in range(k):
+                out[i, j] = sigmoid(z[i, j])
+    else:
+        out[:, :] = z

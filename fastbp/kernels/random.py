@@ -1,0 +1,44 @@
+"""Counter-based random numbers: the same key and counter give the same value.
+
+A value depends only on ``(key, counter)``, never on a hidden generator state,
+so shuffles and dropout masks are reproducible, can be regenerated in the
+backward pass instead of stored, and do not depend on the thread count.
+"""
+
+import numpy as np
+
+from .._jit import jit_inline
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@jit_inline
+def mix(key, counter):
+    """splitmix64 finaliser of ``key + (counter + 1) * golden``: a uint64 hash."""
+    x = np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * _GOLDEN
+    x = (x ^ (x >> _S30)) * _MIX1
+    x = (x ^ (x >> _S27)) * _MIX2
+    return x ^ (x >> _S31)
+
+
+@jit_inline
+def uniform(key, counter):
+    """A float64 uniform on [0, 1) from ``(key, counter)``."""
+    return float(mix(key, counter) >> _S11) * _UNIT
+
+
+def derive_key(seed, *counters):
+    """A uint64 key from a seed and counters, for use from Python (e.g. one key per epoch)."""
+    key = np.uint64(seed)
+    for counter in counters:
+        # numba hands a uint64 back as a Python int: wrap it again so the
+        # kernels are always called with a uint64 key (one compiled signature)
+        key = np.uint64(mix(key, np.uint64(counter)))
+    return key

@@ -1,0 +1,433 @@
+"""The ``MLP`` model: parameters in one flat buffer, and the Python face of the kernels."""
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import validation
+from .kernels import activations, losses
+from .kernels import network as kernels
+from .kernels.random import derive_key
+from .layout import Layout
+from .optimizers import get_optimizer
+from .schedules import get_schedule
+from .workspace import Workspace
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+OUTPUTS_OF_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffers
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or gradient became NaN or inf during ``fit``.
+
+    The step that produced it was not applied, so the network keeps the
+    weights from before that step.  ``epoch`` and ``step`` (both 0-based,
+    ``step`` counted within the epoch) say where it happened.
+    """
+
+    def __init__(self, epoch, step, what):
+        self.epoch, self.step = epoch, step
+        super().__init__(
+            f"training diverged: non-finite {what} at epoch {epoch}, step {step}; "
+            "the weights from before that step were kept (try a lower learning rate)"
+        )
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded, one entry per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss of the epoch (mean over rows of each batch's loss,
+        including the L2 term when ``alpha > 0``).
+    val_loss : list of float
+        Mean loss on ``validation_data`` after the epoch (no dropout, no L2 term).
+    lr : list of float
+        Learning rate used in the epoch.
+    seconds : list of float
+        Wall time of the epoch's training pass.
+    best_epoch : int or None
+        Epoch with the lowest validation loss, when early stopping was on.
+    stopped_early : bool
+    """
+
+    loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+
+def _as_seed(seed):
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (1 << 63))
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _per_hidden_layer(name, value, n_hidden, check):
+    if not isinstance(value, (list, tuple)):
+        check(value)  # checked even when there is no hidden layer to use it
+        value = [value] * n_hidden
+    values = list(value)
+    if len(values) != n_hidden:
+        raise ValueError(f"{name} has {len(values)} entries for {n_hidden} hidden layers")
+    return [check(v) for v in values]
+
+
+def _check_activation(name):
+    if name not in activations.CODES:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(activations.CODES)}")
+    return name
+
+
+def _check_rate(rate):
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+        raise ValueError(f"dropout rates must lie in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+class MLP:
+    """A multilayer perceptron whose weights and biases live in one flat array.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_in, h1, ..., n_out]``: input width, hidden widths, output width.
+    activation : str or list of str, default "relu"
+        Hidden-layer activation, one name for all or one per hidden layer:
+        identity, relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu.
+    loss : str, default "mse"
+        mse, mae, huber, cross_entropy or binary_cross_entropy.
+    output : str, optional
+        Output function.  cross_entropy implies "softmax" and
+        binary_cross_entropy "sigmoid" (the loss works on the logits).  For
+        the regression losses the default is "identity"; any activation name
+        may be given and is then part of the network, in training and predict.
+    dtype : {"float32", "float64"}, default "float32"
+    seed : int or None, default 0
+        Seeds the initial weights and, unless ``fit`` gets its own seed, the
+        shuffling and dropout of training.
+    alpha : float, default 0
+        L2 penalty ``0.5 * alpha * sum(W**2) / rows`` added to each batch's
+        loss (weights only, not biases; scikit-learn's meaning).
+    dropout : float or list of float, default 0
+        Inverted-dropout rate after each hidden layer (off in ``predict``).
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        Every weight and bias, C-contiguous.
+    coefs_ : list of ndarray
+        Views into ``params``; ``coefs_[l]`` has shape ``(sizes[l], sizes[l+1])``.
+    intercepts_ : list of ndarray
+        Views into ``params``; ``intercepts_[l]`` has shape ``(sizes[l+1],)``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastbp
+    >>> X = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = fastbp.MLP([4, 16, 2], loss="cross_entropy", seed=0)
+    >>> hist = net.fit(X, y, epochs=20, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    >>> net.predict(X).shape
+    (256, 2)
+    """
+
+    def __init__(self, sizes, activation="relu", loss="mse", output=None, dtype="float32",
+                 seed=0, alpha=0.0, dropout=0.0):
+        sizes = list(sizes)
+        if len(sizes) < 2 or any(
+            isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes
+        ):
+            raise ValueError(f"sizes must be at least two positive integers, got {sizes!r}")
+        n_hidden = len(sizes) - 2
+        if loss not in losses.CODES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(losses.CODES)}")
+        if str(dtype) not in DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        default_output = OUTPUTS_OF_LOSS.get(loss, "identity")
+        output = default_output if output is None else output
+        if loss in OUTPUTS_OF_LOSS and output != default_output:
+            raise ValueError(f"loss {loss!r} works on logits and implies output={default_output!r}")
+        if loss not in OUTPUTS_OF_LOSS:
+            _check_activation(output)
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha >= 0:
+            raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+
+        self.sizes = tuple(int(s) for s in sizes)
+        self.activation = _per_hidden_layer("activation", activation, n_hidden, _check_activation)
+        self.dropout = _per_hidden_layer("dropout", dropout, n_hidden, _check_rate)
+        self.loss = loss
+        self.output = output
+        self.dtype = np.dtype(DTYPES[str(dtype)])
+        self.seed = _as_seed(seed)
+        self.alpha = float(alpha)
+        self.layout = Layout(self.sizes)
+        out_act = output if loss not in OUTPUTS_OF_LOSS else "identity"
+        self._acts = np.array(
+            [activations.CODES[a] for a in self.activation + [out_act]], dtype=np.int64
+        )
+        self._drop = np.array(self.dropout + [0.0], dtype=np.float64)
+        self._loss_code = losses.CODES[loss]
+        self.params = np.empty(self.layout.n_params, dtype=self.dtype)
+        self.epochs_trained = 0
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def n_params(self):
+        return self.layout.n_params
+
+    @property
+    def coefs_(self):
+        return self.layout.weights(self.params)
+
+    @property
+    def intercepts_(self):
+        return self.layout.biases(self.params)
+
+    def reset_parameters(self):
+        """Draw fresh weights from ``seed``: He-uniform after relu-like layers, Glorot-uniform otherwise; zero biases."""
+        rng = np.random.default_rng(self.seed)
+        following = self.activation + [self.output]
+        for w, b, act in zip(self.coefs_, self.intercepts_, following):
+            fan_in, fan_out = w.shape
+            if act in activations.RELU_LIKE:
+                limit = math.sqrt(6.0 / fan_in)
+            else:
+                limit = math.sqrt(6.0 / (fan_in + fan_out))
+            w[:] = rng.uniform(-limit, limit, size=w.shape)
+            b[:] = 0.0
+        self.epochs_trained = 0
+
+    def _config(self):
+        """Constructor arguments that rebuild this network (without its weights)."""
+        return {
+            "sizes": list(self.sizes), "activation": list(self.activation), "loss": self.loss,
+            "output": self.output, "dtype": self.dtype.name, "seed": self.seed,
+            "alpha": self.alpha, "dropout": list(self.dropout),
+        }
+
+    def copy(self, dtype=None):
+        """An independent copy, optionally converted to ``dtype``."""
+        config = self._config()
+        if dtype is not None:
+            config["dtype"] = str(np.dtype(dtype))
+        other = MLP(**config)
+        other.params[:] = self.params
+        other.epochs_trained = self.epochs_trained
+        return other
+
+    def __repr__(self):
+        return (
+            f"MLP({list(self.sizes)}, activation={self.activation}, loss={self.loss!r}, "
+            f"output={self.output!r}, dtype={self.dtype.name!r})"
+        )
+
+    # ------------------------------------------------------------------ kernels
+    def _net_args(self):
+        return (self.layout.sizes_array, self.layout.weight_offsets, self.layout.bias_offsets, self._acts)
+
+    def _check_xy(self, X, y):
+        X = validation.check_features(X, self.sizes[0], self.dtype)
+        y2d, labels = validation.check_targets(y, X.shape[0], self.sizes[-1], self._loss_code, self.dtype)
+        return X, y2d, labels
+
+    def _loss_grad_into(self, X, y2d, labels, grad, ws, drop, drop_key):
+        sizes, w_off, b_off, acts = self._net_args()
+        return kernels.loss_gradient(
+            self.params, grad, sizes, w_off, b_off, acts, drop, ws.act_off, self._loss_code,
+            self.alpha, X, y2d, labels, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, drop_key,
+        )
+
+    def loss_grad(self, X, y, dropout_seed=None):
+        """Mean loss over the rows of ``X`` and its gradient; the weights are not changed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_in)
+        y : array-like of shape (n, n_out), or (n,) for one output or class labels
+        dropout_seed : int, optional
+            Without it dropout is off.  With it dropout is on, its mask drawn from
+            this seed (the same seed gives the same mask).
+
+        Returns
+        -------
+        loss : float
+            Includes the L2 term when ``alpha > 0``.
+        grad : ndarray of shape (n_params,)
+            Same layout and dtype as ``params``.
+        """
+        X, y2d, labels = self._check_xy(X, y)
+        use_dropout = dropout_seed is not None and any(self.dropout)
+        ws = Workspace(self.layout, X.shape[0], self.dtype, dropout=use_dropout)
+        drop = self._drop if use_dropout else np.zeros_like(self._drop)
+        key = np.uint64(0) if dropout_seed is None else derive_key(_as_seed(dropout_seed))
+        grad = np.empty_like(self.params)
+        loss = self._loss_grad_into(X, y2d, labels, grad, ws, drop, key)
+        return float(loss), grad
+
+    def predict(self, X):
+        """Network outputs with the output function applied.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_in)
+
+        Returns
+        -------
+        ndarray of shape (n, n_out), in the network's dtype
+            Class probabilities for the cross-entropy losses, values otherwise.
+        """
+        X = validation.check_features(X, self.sizes[0], self.dtype)
+        chunk = min(X.shape[0], PREDICT_CHUNK)
+        ws = Workspace(self.layout, chunk, self.dtype)
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+        sizes, w_off, b_off, acts = self._net_args()
+        kernels.predict(self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
+                        X, out, chunk, ws.zbuf, ws.abuf)
+        return out
+
+    def evaluate(self, X, y, batch_size=PREDICT_CHUNK):
+        """Mean data loss over ``X`` (no dropout, no L2 term)."""
+        X, y2d, labels = self._check_xy(X, y)
+        chunk = min(X.shape[0], batch_size)
+        ws = Workspace(self.layout, chunk, self.dtype)
+        return self._evaluate(X, y2d, labels, ws)
+
+    def _evaluate(self, X, y2d, labels, ws):
+        sizes, w_off, b_off, acts = self._net_args()
+        return float(kernels.evaluate_loss(
+            self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
+            X, y2d, labels, ws.rows, ws.zbuf, ws.abuf, ws.dbuf,
+        ))
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, seed=None,
+            validation_data=None, verbose=0, lr_schedule=None, patience=None, min_delta=0.0):
+        """Train with mini-batch backpropagation; each epoch is one compiled call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_in)
+            A C-contiguous array of the network's dtype is used without a copy.
+        y : array-like of shape (n, n_out), or (n,)
+            Targets; class labels 0..n_out-1 or one-hot rows for cross_entropy.
+        epochs : int, default 10
+        batch_size : int, default 32
+            Rows per step; the last batch of an epoch may be shorter.  Each step
+            uses the mean loss of its batch.
+        optimizer : Optimizer or str, default Adam()
+            An optimizer object keeps its state across fits; a name gives a new
+            one with its defaults.
+        shuffle : bool, default True
+            Shuffle the rows each epoch; with False batches are consecutive slices.
+        seed : int, optional
+            Seed for shuffling and dropout.  By default derived from the
+            network's seed and the number of epochs it has trained, so the same
+            sequence of calls repeats exactly.
+        validation_data : (X_val, y_val), optional
+            Evaluated after every epoch into ``History.val_loss``.
+        verbose : int, default 0
+            1 prints one line per epoch.
+        lr_schedule : str or Schedule, optional
+            constant, step, exponential, cosine, invscaling or plateau, or an
+            instance from ``fastbp.schedules``.  Applied per epoch.
+        patience : int, optional
+            Early stopping: stop after ``patience`` epochs without the validation
+            loss falling by more than ``min_delta``, and restore the best weights.
+            Needs ``validation_data``.
+        min_delta : float, default 0
+
+        Returns
+        -------
+        History
+        """
+        epochs = validation.check_positive_int("epochs", epochs)
+        batch_size = validation.check_positive_int("batch_size", batch_size)
+        if patience is not None:
+            patience = validation.check_positive_int("patience", patience)
+            if validation_data is None:
+                raise ValueError("early stopping (patience=...) needs validation_data")
+        optimizer = get_optimizer(optimizer)
+        schedule = get_schedule(lr_schedule, epochs)
+        X, y2d, labels = self._check_xy(X, y)
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val)")
+            X_val, y_val, labels_val = self._check_xy(*validation_data)
+        fit_seed = self.seed if seed is None else _as_seed(seed)
+        first_epoch = self.epochs_trained if seed is None else 0
+
+        n = X.shape[0]
+        rows = min(batch_size, n)
+        optimizer.bind(self.n_params, self.dtype)
+        grad = np.zeros_like(self.params)
+        ws = Workspace(self.layout, rows, self.dtype, dropout=any(self.dropout), gather=shuffle,
+                       n_targets=0 if labels.size else y2d.shape[1])
+        order = np.empty(n if shuffle else 0, dtype=np.int64)
+        val_ws = None
+        if validation_data is not None:
+            val_ws = Workspace(self.layout, min(X_val.shape[0], PREDICT_CHUNK), self.dtype)
+        sizes, w_off, b_off, acts = self._net_args()
+        hyper = optimizer.hyper()
+        history = History()
+        best_loss, best_params, bad_epochs = math.inf, None, 0
+
+        for epoch in range(epochs):
+            lr = schedule.lr(epoch, optimizer.lr)
+            key = derive_key(fit_seed, 0x5EED, first_epoch + epoch)
+            start = time.perf_counter()
+            total, steps, status, failed = kernels.train_epoch(
+                self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
+                sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
+                X, y2d, labels, batch_size, shuffle, key,
+                ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+            )
+            seconds = time.perf_counter() - start
+            optimizer.step_count += steps
+            if status != kernels.OK:
+                what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
+                raise TrainingDiverged(epoch, failed, what)
+            self.epochs_trained += 1
+            history.loss.append(total / n)
+            history.lr.append(lr)
+            history.seconds.append(seconds)
+            monitored = history.loss[-1]
+            if val_ws is not None:
+                monitored = self._evaluate(X_val, y_val, labels_val, val_ws)
+                history.val_loss.append(monitored)
+            schedule.observe(epoch, monitored)
+            if verbose:
+                val = f"  val_loss {history.val_loss[-1]:.6g}" if history.val_loss else ""
+                print(f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}{val}"
+                      f"  lr {lr:.3g}  {n / seconds:,.0f} samples/s", flush=True)
+            if patience is not None:
+                if monitored < best_loss - min_delta:
+                    best_loss, bad_epochs = monitored, 0
+                    best_params = self.params.copy()
+                    history.best_epoch = epoch
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= patience:
+                        history.stopped_early = True
+                        break
+        if best_params is not None:
+            self.params[:] = best_params
+        return history
+
+    # ------------------------------------------------------------------ files
+    def save(self, path):
+        """Write the network to ``path`` atomically (see ``fastbp.io``)."""
+        from .io import save
+
+        save(self, path)

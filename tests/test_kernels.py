@@ -1,0 +1,174 @@
+"""Every kernel against the plain NumPy reference, at awkward sizes, in float32 and float64."""
+
+import numpy as np
+import pytest
+from conftest import tolerance
+from reference import ACTIVATIONS, LOSSES
+import reference as ref
+
+from fastbp._jit import PARALLEL_MIN_ELEMENTS
+from fastbp.kernels import activations, dense, losses, optimizers
+from fastbp.kernels.network import shuffled_order
+
+DTYPES = [np.float32, np.float64]
+ELEMENT_COUNTS = [1, 7, 1001]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("n", ELEMENT_COUNTS)
+def test_activation_matches_reference(name, dtype, n, rng):
+    z = (rng.normal(size=n) * 3).astype(dtype)
+    z[0] = 25.0 if n > 1 else z[0]  # past softplus's linear threshold
+    a = np.empty_like(z)
+    activations.activation_forward(activations.CODES[name], z, a)
+    np.testing.assert_allclose(a, ref.activation(name, z), **tolerance(dtype))
+    g = rng.normal(size=n).astype(dtype)
+    expected = g * ref.activation_derivative(name, z)
+    activations.activation_backward(activations.CODES[name], z, a, g)
+    np.testing.assert_allclose(g, expected, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_parallel_matches_serial(name, rng):
+    n = PARALLEL_MIN_ELEMENTS + 13  # not a multiple of any thread count
+    z = rng.normal(size=n) * 3
+    code = activations.CODES[name]
+    a_serial, a_parallel = np.empty_like(z), np.empty_like(z)
+    activations.forward_serial(code, z, a_serial)
+    activations.forward_parallel(code, z, a_parallel)
+    np.testing.assert_array_equal(a_serial, a_parallel)
+    g_serial = rng.normal(size=n)
+    g_parallel = g_serial.copy()
+    activations.backward_serial(code, z, a_serial, g_serial)
+    activations.backward_parallel(code, z, a_serial, g_parallel)
+    np.testing.assert_array_equal(g_serial, g_parallel)
+
+
+def test_activations_stay_finite_for_extreme_inputs():
+    z = np.array([-1e4, -750.0, -50.0, 0.0, 50.0, 750.0, 1e4])
+    for name in ACTIVATIONS:
+        a = np.empty_like(z)
+        activations.activation_forward(activations.CODES[name], z, a)
+        g = np.ones_like(z)
+        activations.activation_backward(activations.CODES[name], z, a, g)
+        assert np.isfinite(a).all() and np.isfinite(g).all(), name
+
+
+DENSE_SHAPES = [(1, 1, 1), (1, 5, 3), (9, 1, 4), (33, 17, 1), (64, 31, 7)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,n_in,n_out", DENSE_SHAPES)
+def test_dense_matches_reference(n, n_in, n_out, dtype, rng):
+    x = rng.normal(size=(n, n_in)).astype(dtype)
+    w = rng.normal(size=(n_in, n_out)).astype(dtype)
+    b = rng.normal(size=n_out).astype(dtype)
+    z = np.empty((n, n_out), dtype=dtype)
+    dense.dense_forward(z, x, w, b)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    np.testing.assert_allclose(z, x64 @ w64 + b, **tolerance(dtype))
+
+    dz = rng.normal(size=(n, n_out)).astype(dtype)
+    gw = np.full((n_in, n_out), np.nan, dtype=dtype)  # must be overwritten, not accumulated
+    gb = np.full(n_out, np.nan, dtype=dtype)
+    dense.dense_backward_params(dz, x, gw, gb)
+    np.testing.assert_allclose(gw, x64.T @ dz, **tolerance(dtype))
+    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **tolerance(dtype))
+    dx = np.empty_like(x)
+    dense.dense_backward_input(dx, dz, w)
+    np.testing.assert_allclose(dx, dz.astype(np.float64) @ w64.T, **tolerance(dtype))
+
+
+def _targets(name, n, k, rng, dtype):
+    if name == "cross_entropy":
+        return rng.integers(0, k, size=n)
+    if name == "binary_cross_entropy":
+        return (rng.random((n, k)) < 0.5).astype(dtype)
+    return rng.normal(size=(n, k)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("n,k", [(1, 1), (1, 3), (5, 1), (17, 4)])
+def test_loss_matches_reference(name, n, k, dtype, rng):
+    if name == "cross_entropy" and k == 1:
+        k = 2
+    out = (rng.normal(size=(n, k)) * 2).astype(dtype)
+    target = _targets(name, n, k, rng, dtype)
+    if target.ndim == 1:
+        y, labels = np.empty((0, k), dtype=dtype), target.astype(np.int64)
+    else:
+        y, labels = target, np.empty(0, dtype=np.int64)
+    delta = np.empty_like(out)
+    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, delta, True)
+    expected_value, expected_delta = ref.loss(name, out.astype(np.float64), target)
+    np.testing.assert_allclose(value, expected_value, **tolerance(dtype))
+    np.testing.assert_allclose(delta, expected_delta, **tolerance(dtype))
+
+
+def test_cross_entropy_soft_targets_match_reference(rng):
+    out = rng.normal(size=(6, 4))
+    target = rng.dirichlet(np.ones(4), size=6)
+    delta = np.empty_like(out)
+    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, np.empty(0, np.int64), delta, True)
+    expected_value, expected_delta = ref.loss("cross_entropy", out, target)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12)
+    np.testing.assert_allclose(delta, expected_delta, rtol=1e-11, atol=1e-14)
+
+
+def test_logit_losses_are_stable_for_huge_logits():
+    out = np.array([[1e4, -1e4], [-1e4, 1e4]])
+    delta = np.empty_like(out)
+    labels = np.array([1, 1])
+    ce = losses.loss_and_delta(losses.CROSS_ENTROPY, out, np.empty((0, 2)), labels, delta, True)
+    assert ce == pytest.approx(1e4)  # first row is wrong by 2e4 logits, second is right: mean 1e4
+    np.testing.assert_allclose(delta, [[0.5, -0.5], [0.0, 0.0]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, np.empty(0, np.int64), delta, True)
+    assert bce == pytest.approx(1e4)  # every element off by 1e4
+    np.testing.assert_allclose(delta, [[0.25, -0.25], [-0.25, 0.25]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_transform(dtype, rng):
+    z = (rng.normal(size=(5, 3)) * 4).astype(dtype)
+    out = np.empty_like(z)
+    losses.output_transform(losses.CROSS_ENTROPY, z, out)
+    np.testing.assert_allclose(out, np.exp(ref.log_softmax(z.astype(np.float64))), **tolerance(dtype))
+    losses.output_transform(losses.BINARY_CROSS_ENTROPY, z, out)
+    np.testing.assert_allclose(out, ref.sigmoid(z.astype(np.float64)), **tolerance(dtype))
+    losses.output_transform(losses.MSE, z, out)
+    np.testing.assert_array_equal(out, z)
+
+
+def test_optimizer_parallel_matches_serial(rng):
+    n = PARALLEL_MIN_ELEMENTS + 13
+    cases = [
+        (optimizers.SGD, [0.9, 0.0, 1.0, 0.01], 1),
+        (optimizers.ADAM, [0.9, 0.999, 1e-8, 0.01], 2),
+        (optimizers.ADAMW, [0.9, 0.999, 1e-8, 0.01], 2),
+        (optimizers.RMSPROP, [0.99, 1e-8, 0.9, 0.01, 1.0], 3),
+        (optimizers.ADAGRAD, [0.01, 1e-10, 0.01], 1),
+    ]
+    for kind, hyper, n_state in cases:
+        p_s = rng.normal(size=n)
+        p_p = p_s.copy()
+        s_s, s_p = np.zeros((n_state, n)), np.zeros((n_state, n))
+        for step in range(1, 4):
+            g = rng.normal(size=n)
+            optimizers.update_serial(kind, np.array(hyper), 1e-2, step, p_s, g, s_s)
+            optimizers.update_parallel(kind, np.array(hyper), 1e-2, step, p_p, g, s_p)
+        np.testing.assert_array_equal(p_s, p_p)
+        np.testing.assert_array_equal(s_s, s_p)
+
+
+def test_shuffled_order_is_a_seeded_permutation():
+    a, b, c = (np.empty(1000, dtype=np.int64) for _ in range(3))
+    shuffled_order(a, np.uint64(1))
+    shuffled_order(b, np.uint64(1))
+    shuffled_order(c, np.uint64(2))
+    np.testing.assert_array_equal(np.sort(a), np.arange(1000))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, np.arange(1000))

@@ -1,0 +1,255 @@
+"""The MLP API: the flat buffer, predict, fit's loop, seeds, schedules, early stopping, input checks."""
+
+import numpy as np
+import pytest
+import reference as ref
+
+import fastbp
+from fastbp import schedules
+
+
+def test_params_is_one_buffer_and_layers_are_views():
+    net = fastbp.MLP([5, 7, 3, 2])
+    assert net.params.ndim == 1 and net.params.flags.c_contiguous
+    assert net.params.size == 5 * 7 + 7 + 7 * 3 + 3 + 3 * 2 + 2
+    assert [w.shape for w in net.coefs_] == [(5, 7), (7, 3), (3, 2)]
+    assert [b.shape for b in net.intercepts_] == [(7,), (3,), (2,)]
+    for view in net.coefs_ + net.intercepts_:
+        assert np.shares_memory(view, net.params)
+    net.coefs_[1][2, 1] = 42.0
+    assert net.params[5 * 7 + 7 + 2 * 3 + 1] == 42.0
+
+
+def test_initialisation_is_seeded_and_scaled():
+    a, b, c = fastbp.MLP([50, 40, 3], seed=1), fastbp.MLP([50, 40, 3], seed=1), fastbp.MLP([50, 40, 3], seed=2)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+    # He-uniform after relu: limit sqrt(6/50); Glorot-uniform before the identity output: sqrt(6/43)
+    assert 0.9 * np.sqrt(6 / 50) < np.abs(a.coefs_[0]).max() <= np.sqrt(6 / 50)
+    assert 0.9 * np.sqrt(6 / 43) < np.abs(a.coefs_[1]).max() <= np.sqrt(6 / 43)
+    tanh = fastbp.MLP([50, 40, 3], activation="tanh", seed=1)
+    assert np.abs(tanh.coefs_[0]).max() <= np.sqrt(6 / 90)
+    assert all((bias == 0).all() for bias in a.intercepts_)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss,n_out", [("mse", 1), ("cross_entropy", 4), ("binary_cross_entropy", 3)])
+def test_predict_matches_reference_forward(loss, n_out, dtype, rng):
+    acts = ["gelu", "elu"]
+    net = fastbp.MLP([6, 9, 5, n_out], activation=acts, loss=loss, dtype=dtype, seed=0)
+    X = rng.normal(size=(11, 6))
+    out = net.predict(X)
+    assert out.shape == (11, n_out) and out.dtype == np.dtype(dtype)
+    h = X
+    for w, b, act in zip(net.coefs_, net.intercepts_, acts + ["identity"]):
+        h = ref.activation(act, h @ w.astype(np.float64) + b)
+    if loss == "cross_entropy":
+        h = np.exp(ref.log_softmax(h))
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    elif loss == "binary_cross_entropy":
+        h = ref.sigmoid(h)
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(out, h, **tol)
+
+
+def test_predict_one_row_one_feature_and_many_chunks(rng):
+    net = fastbp.MLP([1, 3, 1], activation="tanh", dtype="float64", seed=0)
+    X = rng.normal(size=(10_000, 1))
+    full = net.predict(X)
+    np.testing.assert_allclose(net.predict(X[5:6]), full[5:6], rtol=1e-12)
+    assert full.shape == (10_000, 1)
+
+
+def test_fit_without_shuffle_is_the_plain_minibatch_loop(rng):
+    """shuffle=False: consecutive slices, last partial batch used, each step on its batch's mean loss."""
+    X, y = rng.normal(size=(23, 4)), rng.normal(size=(23, 2))
+    net = fastbp.MLP([4, 6, 2], activation="tanh", dtype="float64", seed=1)
+    manual = net.copy()
+    hist = net.fit(X, y, epochs=2, batch_size=10, optimizer=fastbp.SGD(lr=0.1), shuffle=False)
+    losses = []
+    for _ in range(2):
+        total = 0.0
+        for start in (0, 10, 20):
+            loss, grad = manual.loss_grad(X[start:start + 10], y[start:start + 10])
+            total += loss * len(X[start:start + 10])
+            manual.params -= 0.1 * grad
+        losses.append(total / 23)
+    np.testing.assert_allclose(net.params, manual.params, rtol=1e-12)
+    np.testing.assert_allclose(hist.loss, losses, rtol=1e-12)
+
+
+def test_fit_with_shuffle_visits_every_row_once_per_epoch(rng):
+    """With plain SGD and batch = all rows the order cannot matter: shuffled equals unshuffled."""
+    X, y = rng.normal(size=(17, 3)), rng.integers(0, 3, size=17)
+    a = fastbp.MLP([3, 5, 3], loss="cross_entropy", dtype="float64", seed=0)
+    b = a.copy()
+    a.fit(X, y, epochs=3, batch_size=17, optimizer=fastbp.SGD(lr=0.5), shuffle=True)
+    b.fit(X, y, epochs=3, batch_size=17, optimizer=fastbp.SGD(lr=0.5), shuffle=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+
+
+def test_same_seed_same_run_and_different_seed_different_run(rng):
+    X, y = rng.normal(size=(200, 5)).astype(np.float32), rng.integers(0, 3, size=200)
+
+    def run(fit_seed):
+        net = fastbp.MLP([5, 16, 3], loss="cross_entropy", dropout=0.2, seed=7)
+        net.fit(X, y, epochs=3, batch_size=16, seed=fit_seed)
+        net.fit(X, y, epochs=2, batch_size=16, seed=fit_seed)
+        return net.params
+
+    np.testing.assert_array_equal(run(None), run(None))
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fit_learns_a_classification_problem(dtype):
+    from fastbp.__main__ import make_spirals
+
+    X, y = make_spirals(n_per_class=300, seed=1)
+    net = fastbp.MLP([2, 32, 32, 3], loss="cross_entropy", dtype=dtype, seed=0)
+    hist = net.fit(X, y, epochs=60, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    assert hist.loss[-1] < 0.5 * hist.loss[0]
+    assert (net.predict(X).argmax(axis=1) == y).mean() > 0.9
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_fit_learns_a_regression_with_1d_targets(loss, rng):
+    X = rng.uniform(-2, 2, size=(512, 1))
+    y = np.sin(X[:, 0])
+    net = fastbp.MLP([1, 32, 1], activation="tanh", loss=loss, dtype="float64", seed=0)
+    net.fit(X, y, epochs=150, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    assert np.abs(net.predict(X)[:, 0] - y).mean() < 0.05
+
+
+def test_binary_cross_entropy_multilabel(rng):
+    X = rng.normal(size=(400, 4))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0], axis=1).astype(np.float64)
+    net = fastbp.MLP([4, 16, 2], loss="binary_cross_entropy", dtype="float64", seed=0)
+    net.fit(X, Y, epochs=60, batch_size=20, optimizer=fastbp.Adam(lr=1e-2))
+    proba = net.predict(X)
+    assert ((proba > 0.5) == Y).mean() > 0.95
+
+
+def test_dropout_is_seeded_in_fit_and_off_in_predict(rng):
+    X, y = rng.normal(size=(64, 4)), rng.normal(size=(64, 1))
+    net = fastbp.MLP([4, 32, 1], dropout=0.5, dtype="float64", seed=0)
+    np.testing.assert_array_equal(net.predict(X), net.predict(X))
+    plain = fastbp.MLP([4, 32, 1], dtype="float64", seed=0)
+    np.testing.assert_array_equal(net.predict(X), plain.predict(X))
+    a, b = net.copy(), plain.copy()
+    a.fit(X, y, epochs=1, batch_size=64, optimizer="sgd", shuffle=False)
+    b.fit(X, y, epochs=1, batch_size=64, optimizer="sgd", shuffle=False)
+    assert not np.allclose(a.params, b.params)  # the mask took part in training
+
+
+def test_validation_loss_and_evaluate(rng):
+    X, y = rng.normal(size=(100, 3)), rng.normal(size=(100, 2))
+    Xv, yv = rng.normal(size=(31, 3)), rng.normal(size=(31, 2))
+    net = fastbp.MLP([3, 8, 2], dtype="float64", seed=0)
+    hist = net.fit(X, y, epochs=3, batch_size=8, validation_data=(Xv, yv))
+    assert len(hist.loss) == len(hist.val_loss) == 3
+    assert hist.val_loss[-1] == pytest.approx(net.evaluate(Xv, yv), rel=1e-12)
+    assert net.evaluate(Xv, yv) == pytest.approx(((net.predict(Xv) - yv) ** 2).mean(), rel=1e-10)
+
+
+def test_early_stopping_restores_the_best_weights(rng):
+    X, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
+    Xv, yv = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))  # unrelated: overfitting is certain
+    net = fastbp.MLP([5, 64, 1], dtype="float64", seed=0)
+    hist = net.fit(X, y, epochs=500, batch_size=8, optimizer=fastbp.Adam(lr=1e-2),
+                   validation_data=(Xv, yv), patience=5)
+    assert hist.stopped_early and len(hist.val_loss) < 500
+    assert hist.best_epoch == int(np.argmin(hist.val_loss))
+    assert len(hist.val_loss) == hist.best_epoch + 1 + 5
+    assert net.evaluate(Xv, yv) == pytest.approx(min(hist.val_loss), rel=1e-12)
+
+
+def test_lr_schedules():
+    assert schedules.StepDecay(2, 0.5).lr(5, 1.0) == 0.25
+    assert schedules.Exponential(0.9).lr(2, 1.0) == pytest.approx(0.81)
+    cosine = schedules.get_schedule("cosine", epochs=10)
+    assert cosine.lr(0, 1.0) == 1.0 and cosine.lr(5, 1.0) == pytest.approx(0.5) and cosine.lr(10, 1.0) < 1e-12
+    assert schedules.InverseScaling(0.5).lr(3, 1.0) == 0.5
+    plateau = schedules.ReduceOnPlateau(factor=0.5, patience=1)
+    for epoch, metric in enumerate([1.0, 0.5, 0.6, 0.7, 0.4]):
+        plateau.observe(epoch, metric)
+    assert plateau.lr(5, 1.0) == 0.5  # two bad epochs after 0.5 exceeded patience 1, once
+    with pytest.raises(ValueError, match="unknown lr_schedule"):
+        schedules.get_schedule("warmup", 3)
+
+
+def test_fit_applies_the_schedule_per_epoch(rng):
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 1))
+    net = fastbp.MLP([3, 4, 1], dtype="float64", seed=0)
+    manual = net.copy()
+    hist = net.fit(X, y, epochs=3, batch_size=20, optimizer=fastbp.SGD(lr=0.1),
+                   lr_schedule=schedules.StepDecay(1, 0.5), shuffle=False)
+    assert hist.lr == [0.1, 0.05, 0.025]
+    for lr in hist.lr:
+        manual.params -= lr * manual.loss_grad(X, y)[1]
+    np.testing.assert_allclose(net.params, manual.params, rtol=1e-12)
+
+
+def test_float32_input_is_used_without_a_copy(rng):
+    from fastbp.validation import check_features
+
+    X = rng.normal(size=(5, 3)).astype(np.float32)
+    assert check_features(X, 3, np.float32) is X
+    assert check_features(X, 3, np.float64) is not X
+    fortran = np.asfortranarray(X)
+    result = check_features(fortran, 3, np.float32)
+    assert result.flags.c_contiguous
+    np.testing.assert_array_equal(result, X)
+
+
+def test_divergence_raises_and_keeps_finite_weights(rng):
+    X, y = rng.normal(size=(64, 3)), rng.normal(size=(64, 1)) * 1e3
+    net = fastbp.MLP([3, 16, 16, 1], dtype="float64", seed=0)
+    with pytest.raises(fastbp.TrainingDiverged, match="epoch"):
+        net.fit(X, y, epochs=50, batch_size=8, optimizer=fastbp.SGD(lr=10.0))
+    assert np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"sizes": [3]}, "sizes"),
+        ({"sizes": [3, 0, 1]}, "sizes"),
+        ({"sizes": [3, 2], "activation": "relu6"}, "unknown activation"),
+        ({"sizes": [3, 4, 2], "activation": ["relu", "tanh"]}, "2 entries for 1 hidden"),
+        ({"sizes": [3, 2], "loss": "hinge"}, "unknown loss"),
+        ({"sizes": [3, 2], "loss": "cross_entropy", "output": "sigmoid"}, "implies output"),
+        ({"sizes": [3, 2], "dtype": "float16"}, "dtype"),
+        ({"sizes": [3, 4, 2], "dropout": 1.0}, "dropout"),
+        ({"sizes": [3, 2], "alpha": -1}, "alpha"),
+        ({"sizes": [3, 2], "seed": -3}, "seed"),
+    ],
+)
+def test_bad_construction_is_refused(kwargs, message):
+    sizes = kwargs.pop("sizes")
+    with pytest.raises(ValueError, match=message):
+        fastbp.MLP(sizes, **kwargs)
+
+
+def test_bad_data_is_refused_before_any_work(rng):
+    net = fastbp.MLP([3, 4, 2], loss="cross_entropy", seed=0)
+    before = net.params.copy()
+    X, y = rng.normal(size=(10, 3)), rng.integers(0, 2, size=10)
+    bad = [
+        ((X[:, :2], y), "features"),
+        ((X[0], y), "2-D"),
+        ((X, y[:9]), "rows"),
+        ((X, y + 1), "labels must lie"),
+        ((np.where(X > 1, np.nan, X), y), "NaN"),
+        ((X.astype(str), y), "real numbers"),
+        ((X[:0], y[:0]), "no rows"),
+    ]
+    for args, message in bad:
+        with pytest.raises((ValueError, TypeError), match=message):
+            net.fit(*args, epochs=1)
+    for kwargs, message in [({"epochs": 0}, "epochs"), ({"batch_size": 2.5}, "batch_size"),
+                            ({"optimizer": "nadam"}, "optimizer"), ({"patience": 3}, "validation_data")]:
+        with pytest.raises(ValueError, match=message):
+            net.fit(X, y, **kwargs)
+    np.testing.assert_array_equal(net.params, before)

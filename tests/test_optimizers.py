@@ -1,0 +1,96 @@
+"""Each optimizer, through ``fit``, against a hand-written NumPy reference for several steps."""
+
+import numpy as np
+import pytest
+import reference as ref
+
+import fastbp
+
+CASES = [
+    (lambda: fastbp.SGD(lr=0.1), lambda: ref.SGD(lr=0.1)),
+    (lambda: fastbp.SGD(lr=0.05, momentum=0.9), lambda: ref.SGD(lr=0.05, momentum=0.9)),
+    (lambda: fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+     lambda: ref.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (lambda: fastbp.Adam(), lambda: ref.Adam()),
+    (lambda: fastbp.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+     lambda: ref.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    (lambda: fastbp.AdamW(), lambda: ref.Adam(weight_decay=1e-2, decoupled=True)),
+    (lambda: fastbp.AdamW(lr=0.01, weight_decay=0.5), lambda: ref.Adam(lr=0.01, weight_decay=0.5, decoupled=True)),
+    (lambda: fastbp.RMSprop(), lambda: ref.RMSprop()),
+    (lambda: fastbp.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True),
+     lambda: ref.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True)),
+    (lambda: fastbp.Adagrad(), lambda: ref.Adagrad()),
+    (lambda: fastbp.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01),
+     lambda: ref.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+]
+
+
+@pytest.mark.parametrize("make_fast,make_ref", CASES)
+def test_optimizer_matches_reference_over_several_steps(make_fast, make_ref, rng):
+    net = fastbp.MLP([3, 5, 2], activation="tanh", loss="mse", dtype="float64", seed=4)
+    X = rng.normal(size=(10, 3))
+    y = rng.normal(size=(10, 2))
+    expected = net.params.copy()
+    reference = make_ref()
+    probe = net.copy()
+    for _ in range(6):  # full-batch steps, so the reference sees the same gradients
+        probe.params[:] = expected
+        expected = reference.step(expected, probe.loss_grad(X, y)[1])
+    net.fit(X, y, epochs=6, batch_size=10, optimizer=make_fast(), shuffle=False)
+    np.testing.assert_allclose(net.params, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_optimizer_state_continues_across_fits(rng):
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    once = fastbp.MLP([3, 4, 1], dtype="float64", seed=1)
+    twice = once.copy()
+    once.fit(X, y, epochs=4, batch_size=3, optimizer=fastbp.Adam(lr=0.01), shuffle=False)
+    opt = fastbp.Adam(lr=0.01)
+    twice.fit(X, y, epochs=2, batch_size=3, optimizer=opt, shuffle=False)
+    twice.fit(X, y, epochs=2, batch_size=3, optimizer=opt, shuffle=False)
+    assert opt.step_count == 12
+    np.testing.assert_allclose(twice.params, once.params, rtol=1e-12)
+
+
+def test_optimizer_names_give_torch_defaults():
+    from fastbp.optimizers import get_optimizer
+
+    assert repr(get_optimizer("adam")) == repr(fastbp.Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8))
+    assert get_optimizer("adamw").weight_decay == 1e-2
+    assert get_optimizer("rmsprop").lr == 1e-2 and get_optimizer("rmsprop").alpha == 0.99
+    assert get_optimizer("adagrad").eps == 1e-10
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        get_optimizer("adamax")
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        fastbp.SGD(lr=-1.0)
+    with pytest.raises(ValueError, match="Nesterov"):
+        fastbp.SGD(lr=0.1, nesterov=True)
+
+
+def test_matches_torch_optimizers_when_available(rng):
+    """An independent oracle: the same network and steps in torch.optim, float64."""
+    torch = pytest.importorskip("torch")
+    X, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    pairs = [
+        (fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+        (fastbp.Adam(lr=0.01, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
+        (fastbp.AdamW(lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
+        (fastbp.RMSprop(lr=0.01, momentum=0.5, centered=True),
+         lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True)),
+        (fastbp.Adagrad(lr=0.1, lr_decay=0.01), lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
+    ]
+    for ours, make_theirs in pairs:
+        net = fastbp.MLP([3, 6, 2], activation="tanh", dtype="float64", seed=2)
+        w1, w2 = (torch.tensor(w.copy(), requires_grad=True) for w in net.coefs_)
+        b1, b2 = (torch.tensor(b.copy(), requires_grad=True) for b in net.intercepts_)
+        theirs = make_theirs([w1, b1, w2, b2])
+        Xt, yt = torch.tensor(X), torch.tensor(y)
+        for start in range(0, 12, 5):  # batches of 5, 5 and 2, in order
+            theirs.zero_grad()
+            out = torch.tanh(Xt[start:start + 5] @ w1 + b1) @ w2 + b2
+            torch.nn.functional.mse_loss(out, yt[start:start + 5]).backward()
+            theirs.step()
+        net.fit(X, y, epochs=1, batch_size=5, optimizer=ours, shuffle=False)
+        expected = np.concatenate([t.detach().numpy().ravel() for t in (w1, b1, w2, b2)])
+        np.testing.assert_allclose(net.params, expected, rtol=1e-10, atol=1e-12)
