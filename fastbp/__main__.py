@@ -42,13 +42,20 @@ def main(argv=None):
     net = fastbp.MLP([2, 64, 64, 3], activation="relu", loss="cross_entropy", seed=args.seed)
     print(f"{net}: {net.n_params} parameters; {split} training rows, {len(y) - split} test rows")
     hist = net.fit(
-        X[:split], y[:split], epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=fastbp.Adam(lr=args.lr), validation_data=(X[split:], y[split:]), verbose=1,
+        X[:split],
+        y[:split],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=fastbp.Adam(lr=args.lr),
+        validation_data=(X[split:], y[split:]),
+        verbose=1,
     )
     accuracy = float(np.mean(net.predict(X[split:]).argmax(axis=1) == y[split:]))
     rate = split * len(hist.seconds[1:]) / max(sum(hist.seconds[1:]), 1e-9)
-    print(f"loss {hist.loss[0]:.4f} -> {hist.loss[-1]:.4f}; test accuracy {accuracy:.3f}; "
-          f"{rate:,.0f} samples/s after the first (compiling) epoch")
+    print(
+        f"loss {hist.loss[0]:.4f} -> {hist.loss[-1]:.4f}; test accuracy {accuracy:.3f}; "
+        f"{rate:,.0f} samples/s after the first (compiling) epoch"
+    )
     return 0
 
 

@@ -56,13 +56,10 @@ class Layout:
 
     def biases(self, flat):
         """Per-layer bias views into ``flat``; view ``l`` has shape ``(sizes[l+1],)``."""
-        return [
-            flat[start : start + self.sizes[layer + 1]]
-            for layer, start in enumerate(self.bias_offsets)
-        ]
+        return [flat[start : start + self.sizes[layer + 1]] for layer, start in enumerate(self.bias_offsets)]
 
     def activation_offsets(self, batch_size):
-        """Offsets of each layer's ``(batch_size, sizes[l+1])`` block in a work buffer, and its total length."""
+        """Offsets of each layer's ``(batch_size, sizes[l+1])`` block in a work buffer, and its length."""
         widths = np.asarray(self.sizes[1:], dtype=np.int64)
         ends = np.cumsum(widths * batch_size)
         offsets = np.concatenate(([0], ends[:-1])).astype(np.int64)

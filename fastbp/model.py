@@ -142,8 +142,17 @@ class MLP:
     (256, 2)
     """
 
-    def __init__(self, sizes, activation="relu", loss="mse", output=None, dtype="float32",
-                 seed=0, alpha=0.0, dropout=0.0):
+    def __init__(
+        self,
+        sizes,
+        activation="relu",
+        loss="mse",
+        output=None,
+        dtype="float32",
+        seed=0,
+        alpha=0.0,
+        dropout=0.0,
+    ):
         sizes = list(sizes)
         if len(sizes) < 2 or any(
             isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes
@@ -173,9 +182,7 @@ class MLP:
         self.alpha = float(alpha)
         self.layout = Layout(self.sizes)
         out_act = output if loss not in OUTPUTS_OF_LOSS else "identity"
-        self._acts = np.array(
-            [activations.CODES[a] for a in self.activation + [out_act]], dtype=np.int64
-        )
+        self._acts = np.array([activations.CODES[a] for a in self.activation + [out_act]], dtype=np.int64)
         self._drop = np.array(self.dropout + [0.0], dtype=np.float64)
         self._loss_code = losses.CODES[loss]
         self.params = np.empty(self.layout.n_params, dtype=self.dtype)
@@ -196,7 +203,7 @@ class MLP:
         return self.layout.biases(self.params)
 
     def reset_parameters(self):
-        """Draw fresh weights from ``seed``: He-uniform after relu-like layers, Glorot-uniform otherwise; zero biases."""
+        """Draw weights from ``seed``: He-uniform after relu-like layers, else Glorot-uniform; zero biases."""
         rng = np.random.default_rng(self.seed)
         following = self.activation + [self.output]
         for w, b, act in zip(self.coefs_, self.intercepts_, following):
@@ -212,9 +219,14 @@ class MLP:
     def _config(self):
         """Constructor arguments that rebuild this network (without its weights)."""
         return {
-            "sizes": list(self.sizes), "activation": list(self.activation), "loss": self.loss,
-            "output": self.output, "dtype": self.dtype.name, "seed": self.seed,
-            "alpha": self.alpha, "dropout": list(self.dropout),
+            "sizes": list(self.sizes),
+            "activation": list(self.activation),
+            "loss": self.loss,
+            "output": self.output,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "alpha": self.alpha,
+            "dropout": list(self.dropout),
         }
 
     def copy(self, dtype=None):
@@ -245,8 +257,25 @@ class MLP:
     def _loss_grad_into(self, X, y2d, labels, grad, ws, drop, drop_key):
         sizes, w_off, b_off, acts = self._net_args()
         return kernels.loss_gradient(
-            self.params, grad, sizes, w_off, b_off, acts, drop, ws.act_off, self._loss_code,
-            self.alpha, X, y2d, labels, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, drop_key,
+            self.params,
+            grad,
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            drop,
+            ws.act_off,
+            self._loss_code,
+            self.alpha,
+            X,
+            y2d,
+            labels,
+            ws.zbuf,
+            ws.abuf,
+            ws.hbuf,
+            ws.dbuf,
+            ws.dbuf2,
+            drop_key,
         )
 
     def loss_grad(self, X, y, dropout_seed=None):
@@ -293,8 +322,20 @@ class MLP:
         ws = Workspace(self.layout, chunk, self.dtype)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
         sizes, w_off, b_off, acts = self._net_args()
-        kernels.predict(self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
-                        X, out, chunk, ws.zbuf, ws.abuf)
+        kernels.predict(
+            self.params,
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            ws.act_off,
+            self._loss_code,
+            X,
+            out,
+            chunk,
+            ws.zbuf,
+            ws.abuf,
+        )
         return out
 
     def evaluate(self, X, y, batch_size=PREDICT_CHUNK):
@@ -306,14 +347,41 @@ class MLP:
 
     def _evaluate(self, X, y2d, labels, ws):
         sizes, w_off, b_off, acts = self._net_args()
-        return float(kernels.evaluate_loss(
-            self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
-            X, y2d, labels, ws.rows, ws.zbuf, ws.abuf, ws.dbuf,
-        ))
+        return float(
+            kernels.evaluate_loss(
+                self.params,
+                sizes,
+                w_off,
+                b_off,
+                acts,
+                ws.act_off,
+                self._loss_code,
+                X,
+                y2d,
+                labels,
+                ws.rows,
+                ws.zbuf,
+                ws.abuf,
+                ws.dbuf,
+            )
+        )
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, seed=None,
-            validation_data=None, verbose=0, lr_schedule=None, patience=None, min_delta=0.0):
+    def fit(
+        self,
+        X,
+        y,
+        epochs=10,
+        batch_size=32,
+        optimizer=None,
+        shuffle=True,
+        seed=None,
+        validation_data=None,
+        verbose=0,
+        lr_schedule=None,
+        patience=None,
+        min_delta=0.0,
+    ):
         """Train with mini-batch backpropagation; each epoch is one compiled call.
 
         Parameters
@@ -372,8 +440,14 @@ class MLP:
         rows = min(batch_size, n)
         optimizer.bind(self.n_params, self.dtype)
         grad = np.zeros_like(self.params)
-        ws = Workspace(self.layout, rows, self.dtype, dropout=any(self.dropout), gather=shuffle,
-                       n_targets=0 if labels.size else y2d.shape[1])
+        ws = Workspace(
+            self.layout,
+            rows,
+            self.dtype,
+            dropout=any(self.dropout),
+            gather=shuffle,
+            n_targets=0 if labels.size else y2d.shape[1],
+        )
         order = np.empty(n if shuffle else 0, dtype=np.int64)
         val_ws = None
         if validation_data is not None:
@@ -388,10 +462,36 @@ class MLP:
             key = derive_key(fit_seed, 0x5EED, first_epoch + epoch)
             start = time.perf_counter()
             total, steps, status, failed = kernels.train_epoch(
-                self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
-                sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                X, y2d, labels, batch_size, shuffle, key,
-                ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                self.params,
+                grad,
+                optimizer.state,
+                optimizer.kind,
+                hyper,
+                lr,
+                optimizer.step_count,
+                sizes,
+                w_off,
+                b_off,
+                acts,
+                self._drop,
+                ws.act_off,
+                self._loss_code,
+                self.alpha,
+                X,
+                y2d,
+                labels,
+                batch_size,
+                shuffle,
+                key,
+                ws.xb,
+                ws.yb,
+                ws.lb,
+                order,
+                ws.zbuf,
+                ws.abuf,
+                ws.hbuf,
+                ws.dbuf,
+                ws.dbuf2,
             )
             seconds = time.perf_counter() - start
             optimizer.step_count += steps
@@ -409,8 +509,11 @@ class MLP:
             schedule.observe(epoch, monitored)
             if verbose:
                 val = f"  val_loss {history.val_loss[-1]:.6g}" if history.val_loss else ""
-                print(f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}{val}"
-                      f"  lr {lr:.3g}  {n / seconds:,.0f} samples/s", flush=True)
+                print(
+                    f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}{val}"
+                    f"  lr {lr:.3g}  {n / seconds:,.0f} samples/s",
+                    flush=True,
+                )
             if patience is not None:
                 if monitored < best_loss - min_delta:
                     best_loss, bad_epochs = monitored, 0

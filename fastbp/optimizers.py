@@ -98,14 +98,15 @@ class SGD(Optimizer):
         return 1 if self.momentum != 0 else 0
 
     def hyper(self):
-        return np.array(
-            [self.momentum, self.dampening, float(self.nesterov), self.weight_decay]
-        )
+        return np.array([self.momentum, self.dampening, float(self.nesterov), self.weight_decay])
 
     def _params(self):
         return {
-            "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay, "dampening": self.dampening,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+            "dampening": self.dampening,
         }
 
 
@@ -184,14 +185,16 @@ class RMSprop(Optimizer):
         self.centered = bool(centered)
 
     def hyper(self):
-        return np.array(
-            [self.alpha, self.eps, self.momentum, self.weight_decay, float(self.centered)]
-        )
+        return np.array([self.alpha, self.eps, self.momentum, self.weight_decay, float(self.centered)])
 
     def _params(self):
         return {
-            "lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,
-            "weight_decay": self.weight_decay, "centered": self.centered,
+            "lr": self.lr,
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "centered": self.centered,
         }
 
 
@@ -235,7 +238,5 @@ def get_optimizer(spec):
         try:
             return OPTIMIZERS[spec.lower()]()
         except KeyError:
-            raise ValueError(
-                f"unknown optimizer {spec!r}; choose one of {sorted(OPTIMIZERS)}"
-            ) from None
+            raise ValueError(f"unknown optimizer {spec!r}; choose one of {sorted(OPTIMIZERS)}") from None
     raise TypeError(f"optimizer must be a name or a fastbp optimizer, got {type(spec).__name__}")

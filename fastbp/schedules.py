@@ -144,7 +144,9 @@ def get_schedule(spec, epochs):
     elif isinstance(spec, str) and spec.lower() in SCHEDULES:
         schedule = SCHEDULES[spec.lower()]()
     else:
-        raise ValueError(f"unknown lr_schedule {spec!r}; choose one of {sorted(SCHEDULES)} or pass a Schedule")
+        raise ValueError(
+            f"unknown lr_schedule {spec!r}; choose one of {sorted(SCHEDULES)} or pass a Schedule"
+        )
     if isinstance(schedule, Cosine):
         schedule._epochs = epochs
     schedule.reset()

@@ -139,7 +139,13 @@ class SGD:
 
 class Adam:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
-        self.lr, self.b1, self.b2, self.eps, self.wd, self.decoupled = lr, *betas, eps, weight_decay, decoupled
+        self.lr, self.b1, self.b2, self.eps, self.wd, self.decoupled = (
+            lr,
+            *betas,
+            eps,
+            weight_decay,
+            decoupled,
+        )
         self.m = self.v = None
         self.t = 0
 
@@ -161,7 +167,13 @@ class Adam:
 class RMSprop:
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False):
         self.lr, self.alpha, self.eps, self.momentum, self.wd, self.centered = (
-            lr, alpha, eps, momentum, weight_decay, centered)
+            lr,
+            alpha,
+            eps,
+            momentum,
+            weight_decay,
+            centered,
+        )
         self.sq = self.buf = self.mean = None
 
     def step(self, p, g):

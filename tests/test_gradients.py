@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from reference import ACTIVATIONS, LOSSES
 import reference as ref
+from reference import ACTIVATIONS, LOSSES
 
 import fastbp
 from fastbp.gradcheck import numerical_gradient
@@ -73,7 +73,9 @@ def test_gradient_with_l2_penalty(rng):
 
 
 def test_gradient_through_dropout_with_fixed_mask(rng):
-    net = fastbp.MLP([5, 8, 7, 2], activation="tanh", loss="mse", dropout=[0.5, 0.25], dtype="float64", seed=0)
+    net = fastbp.MLP(
+        [5, 8, 7, 2], activation="tanh", loss="mse", dropout=[0.5, 0.25], dtype="float64", seed=0
+    )
     X, y = _problem("mse", 5, 2, 9, rng)
     assert fastbp.gradcheck(net, X, y, dropout_seed=11) < TOL
     on = net.loss_grad(X, y, dropout_seed=11)

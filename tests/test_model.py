@@ -21,7 +21,11 @@ def test_params_is_one_buffer_and_layers_are_views():
 
 
 def test_initialisation_is_seeded_and_scaled():
-    a, b, c = fastbp.MLP([50, 40, 3], seed=1), fastbp.MLP([50, 40, 3], seed=1), fastbp.MLP([50, 40, 3], seed=2)
+    a, b, c = (
+        fastbp.MLP([50, 40, 3], seed=1),
+        fastbp.MLP([50, 40, 3], seed=1),
+        fastbp.MLP([50, 40, 3], seed=2),
+    )
     np.testing.assert_array_equal(a.params, b.params)
     assert not np.array_equal(a.params, c.params)
     # He-uniform after relu: limit sqrt(6/50); Glorot-uniform before the identity output: sqrt(6/43)
@@ -70,8 +74,8 @@ def test_fit_without_shuffle_is_the_plain_minibatch_loop(rng):
     for _ in range(2):
         total = 0.0
         for start in (0, 10, 20):
-            loss, grad = manual.loss_grad(X[start:start + 10], y[start:start + 10])
-            total += loss * len(X[start:start + 10])
+            loss, grad = manual.loss_grad(X[start : start + 10], y[start : start + 10])
+            total += loss * len(X[start : start + 10])
             manual.params -= 0.1 * grad
         losses.append(total / 23)
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12)
@@ -157,8 +161,9 @@ def test_early_stopping_restores_the_best_weights(rng):
     X, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))
     Xv, yv = rng.normal(size=(40, 5)), rng.normal(size=(40, 1))  # unrelated: overfitting is certain
     net = fastbp.MLP([5, 64, 1], dtype="float64", seed=0)
-    hist = net.fit(X, y, epochs=500, batch_size=8, optimizer=fastbp.Adam(lr=1e-2),
-                   validation_data=(Xv, yv), patience=5)
+    hist = net.fit(
+        X, y, epochs=500, batch_size=8, optimizer=fastbp.Adam(lr=1e-2), validation_data=(Xv, yv), patience=5
+    )
     assert hist.stopped_early and len(hist.val_loss) < 500
     assert hist.best_epoch == int(np.argmin(hist.val_loss))
     assert len(hist.val_loss) == hist.best_epoch + 1 + 5
@@ -183,8 +188,15 @@ def test_fit_applies_the_schedule_per_epoch(rng):
     X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 1))
     net = fastbp.MLP([3, 4, 1], dtype="float64", seed=0)
     manual = net.copy()
-    hist = net.fit(X, y, epochs=3, batch_size=20, optimizer=fastbp.SGD(lr=0.1),
-                   lr_schedule=schedules.StepDecay(1, 0.5), shuffle=False)
+    hist = net.fit(
+        X,
+        y,
+        epochs=3,
+        batch_size=20,
+        optimizer=fastbp.SGD(lr=0.1),
+        lr_schedule=schedules.StepDecay(1, 0.5),
+        shuffle=False,
+    )
     assert hist.lr == [0.1, 0.05, 0.025]
     for lr in hist.lr:
         manual.params -= lr * manual.loss_grad(X, y)[1]
@@ -248,8 +260,12 @@ def test_bad_data_is_refused_before_any_work(rng):
     for args, message in bad:
         with pytest.raises((ValueError, TypeError), match=message):
             net.fit(*args, epochs=1)
-    for kwargs, message in [({"epochs": 0}, "epochs"), ({"batch_size": 2.5}, "batch_size"),
-                            ({"optimizer": "nadam"}, "optimizer"), ({"patience": 3}, "validation_data")]:
+    for kwargs, message in [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"optimizer": "nadam"}, "optimizer"),
+        ({"patience": 3}, "validation_data"),
+    ]:
         with pytest.raises(ValueError, match=message):
             net.fit(X, y, **kwargs)
     np.testing.assert_array_equal(net.params, before)

@@ -9,19 +9,30 @@ import fastbp
 CASES = [
     (lambda: fastbp.SGD(lr=0.1), lambda: ref.SGD(lr=0.1)),
     (lambda: fastbp.SGD(lr=0.05, momentum=0.9), lambda: ref.SGD(lr=0.05, momentum=0.9)),
-    (lambda: fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-     lambda: ref.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (
+        lambda: fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda: ref.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    ),
     (lambda: fastbp.Adam(), lambda: ref.Adam()),
-    (lambda: fastbp.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
-     lambda: ref.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    (
+        lambda: fastbp.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        lambda: ref.Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
     (lambda: fastbp.AdamW(), lambda: ref.Adam(weight_decay=1e-2, decoupled=True)),
-    (lambda: fastbp.AdamW(lr=0.01, weight_decay=0.5), lambda: ref.Adam(lr=0.01, weight_decay=0.5, decoupled=True)),
+    (
+        lambda: fastbp.AdamW(lr=0.01, weight_decay=0.5),
+        lambda: ref.Adam(lr=0.01, weight_decay=0.5, decoupled=True),
+    ),
     (lambda: fastbp.RMSprop(), lambda: ref.RMSprop()),
-    (lambda: fastbp.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True),
-     lambda: ref.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True)),
+    (
+        lambda: fastbp.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True),
+        lambda: ref.RMSprop(lr=1e-3, momentum=0.9, weight_decay=0.01, centered=True),
+    ),
     (lambda: fastbp.Adagrad(), lambda: ref.Adagrad()),
-    (lambda: fastbp.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01),
-     lambda: ref.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+    (
+        lambda: fastbp.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01),
+        lambda: ref.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.01),
+    ),
 ]
 
 
@@ -72,12 +83,16 @@ def test_matches_torch_optimizers_when_available(rng):
     torch = pytest.importorskip("torch")
     X, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
     pairs = [
-        (fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+        (
+            fastbp.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+            lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        ),
         (fastbp.Adam(lr=0.01, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
         (fastbp.AdamW(lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
-        (fastbp.RMSprop(lr=0.01, momentum=0.5, centered=True),
-         lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True)),
+        (
+            fastbp.RMSprop(lr=0.01, momentum=0.5, centered=True),
+            lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+        ),
         (fastbp.Adagrad(lr=0.1, lr_decay=0.01), lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
     ]
     for ours, make_theirs in pairs:
@@ -88,8 +103,8 @@ def test_matches_torch_optimizers_when_available(rng):
         Xt, yt = torch.tensor(X), torch.tensor(y)
         for start in range(0, 12, 5):  # batches of 5, 5 and 2, in order
             theirs.zero_grad()
-            out = torch.tanh(Xt[start:start + 5] @ w1 + b1) @ w2 + b2
-            torch.nn.functional.mse_loss(out, yt[start:start + 5]).backward()
+            out = torch.tanh(Xt[start : start + 5] @ w1 + b1) @ w2 + b2
+            torch.nn.functional.mse_loss(out, yt[start : start + 5]).backward()
             theirs.step()
         net.fit(X, y, epochs=1, batch_size=5, optimizer=ours, shuffle=False)
         expected = np.concatenate([t.detach().numpy().ravel() for t in (w1, b1, w2, b2)])

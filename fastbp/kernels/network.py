@@ -75,7 +75,9 @@ def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbu
 
 
 @jit
-def backward(params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key):
+def backward(
+    params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key
+):
     """Backward pass; on entry ``dbuf`` holds dL/d(output) as a (rows, sizes[-1]) block.
 
     Overwrites every entry of ``grad``.  The hidden-layer rule is
@@ -138,8 +140,25 @@ def l2_penalty(params, grad, sizes, w_off, alpha, rows, want_grad):
 
 @jit
 def loss_gradient(
-    params, grad, sizes, w_off, b_off, acts, drop, act_off, loss_code, alpha,
-    x, y, labels, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key,
+    params,
+    grad,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    drop,
+    act_off,
+    loss_code,
+    alpha,
+    x,
+    y,
+    labels,
+    zbuf,
+    abuf,
+    hbuf,
+    dbuf,
+    dbuf2,
+    drop_key,
 ):
     """Mean loss of the rows of ``x`` (plus the L2 term) and its gradient into ``grad``."""
     rows = x.shape[0]
@@ -147,7 +166,9 @@ def loss_gradient(
     n_out = out.shape[1]
     delta = dbuf[: rows * n_out].reshape(rows, n_out)
     loss = loss_and_delta(loss_code, out, y, labels, delta, True)
-    backward(params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key)
+    backward(
+        params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key
+    )
     if alpha > 0.0:
         loss += l2_penalty(params, grad, sizes, w_off, alpha, rows, True)
     return loss
@@ -174,10 +195,36 @@ def shuffled_order(order, key):
 
 @jit
 def train_epoch(
-    params, grad, opt_state, opt_kind, opt_hyper, lr, step,
-    sizes, w_off, b_off, acts, drop, act_off, loss_code, alpha,
-    x, y, labels, batch_size, shuffle, epoch_key,
-    xb, yb, lb, order, zbuf, abuf, hbuf, dbuf, dbuf2,
+    params,
+    grad,
+    opt_state,
+    opt_kind,
+    opt_hyper,
+    lr,
+    step,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    drop,
+    act_off,
+    loss_code,
+    alpha,
+    x,
+    y,
+    labels,
+    batch_size,
+    shuffle,
+    epoch_key,
+    xb,
+    yb,
+    lb,
+    order,
+    zbuf,
+    abuf,
+    hbuf,
+    dbuf,
+    dbuf2,
 ):
     """One epoch of mini-batch training, all in compiled code.
 
@@ -218,8 +265,25 @@ def train_epoch(
             lin = labels[start : start + rows] if use_labels else labels[:0]
         drop_key = mix(epoch_key, np.uint64(1) << np.uint64(40) | np.uint64(batch))
         loss = loss_gradient(
-            params, grad, sizes, w_off, b_off, acts, drop, act_off, loss_code, alpha,
-            xin, yin, lin, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key,
+            params,
+            grad,
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            drop,
+            act_off,
+            loss_code,
+            alpha,
+            xin,
+            yin,
+            lin,
+            zbuf,
+            abuf,
+            hbuf,
+            dbuf,
+            dbuf2,
+            drop_key,
         )
         if not math.isfinite(loss):
             return total, batch, NONFINITE_LOSS, batch
@@ -233,8 +297,20 @@ def train_epoch(
 
 @jit
 def evaluate_loss(
-    params, sizes, w_off, b_off, acts, act_off, loss_code, x, y, labels, chunk,
-    zbuf, abuf, dbuf,
+    params,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    act_off,
+    loss_code,
+    x,
+    y,
+    labels,
+    chunk,
+    zbuf,
+    abuf,
+    dbuf,
 ):
     """Mean data loss over all rows of ``x``, without dropout or the L2 term, in chunks of ``chunk`` rows."""
     n = x.shape[0]
@@ -246,7 +322,9 @@ def evaluate_loss(
         xin = x[start : start + rows]
         yin = y[start : start + rows] if not use_labels else y[:0]
         lin = labels[start : start + rows] if use_labels else labels[:0]
-        out = forward(params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0))
+        out = forward(
+            params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0)
+        )
         total += rows * loss_and_delta(loss_code, out, yin, lin, out, False)
     return total / n
 
@@ -258,5 +336,18 @@ def predict(params, sizes, w_off, b_off, acts, act_off, loss_code, x, out, chunk
     no_drop = np.zeros(sizes.size - 1)
     for start in range(0, n, chunk):
         rows = min(chunk, n - start)
-        res = forward(params, sizes, w_off, b_off, acts, no_drop, act_off, x[start : start + rows], zbuf, abuf, abuf, np.uint64(0))
+        res = forward(
+            params,
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            no_drop,
+            act_off,
+            x[start : start + rows],
+            zbuf,
+            abuf,
+            abuf,
+            np.uint64(0),
+        )
         output_transform(loss_code, res, out[start : start + rows])

@@ -52,9 +52,7 @@ def _update(kind, hyper, lr, step, params, grad, state):
             state[1, i] = v
             params[i] -= step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
     elif kind == RMSPROP:
-        alpha, eps, momentum, weight_decay, centered = (
-            hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
-        )
+        alpha, eps, momentum, weight_decay, centered = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4])
         for i in prange(n):
             g = grad[i] + weight_decay * params[i]
             sq = alpha * state[0, i] + (1.0 - alpha) * g * g

@@ -1,0 +1,90 @@
+"""Model files: round trip, atomic save, and refusal of damaged or foreign files."""
+
+import json
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import io
+
+
+@pytest.fixture
+def trained(rng):
+    net = fastbp.MLP([4, 7, 3], activation=["gelu"], loss="cross_entropy", dropout=0.1, alpha=1e-3, seed=3)
+    X = rng.normal(size=(50, 4)).astype(np.float32)
+    net.fit(X, rng.integers(0, 3, size=50), epochs=2, batch_size=8)
+    return net, X
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_gives_identical_predictions(tmp_path, rng, dtype):
+    net = fastbp.MLP(
+        [3, 5, 4, 2], activation=["tanh", "silu"], loss="huber", output="tanh", dtype=dtype, seed=1
+    )
+    X = rng.normal(size=(9, 3))
+    path = tmp_path / "net.fbp"
+    net.save(path)
+    loaded = fastbp.load(path)
+    np.testing.assert_array_equal(loaded.params, net.params)
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    assert loaded._config() == net._config()
+
+
+def test_save_replaces_atomically_and_an_interrupted_save_keeps_the_old_file(tmp_path, trained, monkeypatch):
+    net, X = trained
+    path = tmp_path / "net.fbp"
+    net.save(path)
+    original = path.read_bytes()
+
+    def failing_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io.os, "fsync", failing_fsync)
+    net.params[:] = 0
+    with pytest.raises(OSError, match="disk full"):
+        net.save(path)
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["net.fbp"]  # no temporary file left behind
+
+
+def _rewrite(path, header_edit=None, data_edit=None):
+    blob = path.read_bytes()
+    start = len(io.MAGIC) + 8
+    n = int.from_bytes(blob[len(io.MAGIC) : start], "little")
+    header, data = json.loads(blob[start : start + n]), blob[start + n :]
+    if header_edit:
+        header_edit(header)
+    if data_edit:
+        data = data_edit(data)
+    encoded = json.dumps(header).encode()
+    path.write_bytes(io.MAGIC + len(encoded).to_bytes(8, "little") + encoded + data)
+
+
+def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
+    net, _ = trained
+    path = tmp_path / "net.fbp"
+    cases = {
+        "wrong magic": (lambda p: p.write_bytes(b"PK\x03\x04" + p.read_bytes()[4:]), "magic"),
+        "numpy pickle": (
+            lambda p: (
+                np.save(p.with_suffix(".npy"), np.array([object()]), allow_pickle=True)
+                or p.write_bytes(p.with_suffix(".npy").read_bytes())
+            ),
+            "magic",
+        ),
+        "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-5]), "bytes of parameters"),
+        "checksum": (lambda p: _rewrite(p, data_edit=lambda d: bytes([d[0] ^ 1]) + d[1:]), "checksum"),
+        "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=2)), "format version 2"),
+        "shape mismatch": (
+            lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3])),
+            "parameters",
+        ),
+        "bad header": (lambda p: p.write_bytes(io.MAGIC + (5).to_bytes(8, "little") + b"{nope"), "malformed"),
+        "object dtype": (lambda p: _rewrite(p, lambda h: h.update(dtype="object")), "dtype"),
+    }
+    for damage, message in cases.values():
+        net.save(path)
+        damage(path)
+        with pytest.raises(io.ModelFileError, match=message):
+            fastbp.load(path)
