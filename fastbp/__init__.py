@@ -5,6 +5,7 @@ from .gradcheck import gradcheck
 from .io import ModelFileError, load
 from .model import MLP, History, TrainingDiverged
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -22,5 +23,7 @@ __all__ = [
     "RMSprop",
     "Adagrad",
     "schedules",
+    "set_num_threads",
+    "get_num_threads",
     "__version__",
 ]

@@ -14,7 +14,8 @@ from .kernels.random import derive_key
 from .layout import Layout
 from .optimizers import get_optimizer
 from .schedules import get_schedule
-from .workspace import Workspace
+from .threads import using_threads
+from .workspace import Workspace, chunk_rows_for
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 OUTPUTS_OF_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -257,26 +258,9 @@ class MLP:
     def _loss_grad_into(self, X, y2d, labels, grad, ws, drop, drop_key):
         sizes, w_off, b_off, acts = self._net_args()
         return kernels.loss_gradient(
-            self.params,
-            grad,
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            drop,
-            ws.act_off,
-            self._loss_code,
-            self.alpha,
-            X,
-            y2d,
-            labels,
-            ws.zbuf,
-            ws.abuf,
-            ws.hbuf,
-            ws.dbuf,
-            ws.dbuf2,
-            drop_key,
-        )
+            self.params, grad, sizes, w_off, b_off, acts, drop, ws.act_off, self._loss_code, self.alpha,
+            X, y2d, labels, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, drop_key, 0, True,
+        )  # fmt: skip
 
     def loss_grad(self, X, y, dropout_seed=None):
         """Mean loss over the rows of ``X`` and its gradient; the weights are not changed.
@@ -305,12 +289,14 @@ class MLP:
         loss = self._loss_grad_into(X, y2d, labels, grad, ws, drop, key)
         return float(loss), grad
 
-    def predict(self, X):
+    def predict(self, X, n_threads=None):
         """Network outputs with the output function applied.
 
         Parameters
         ----------
         X : array-like of shape (n, n_in)
+        n_threads : int, optional
+            Threads for this call (see ``fastbp.set_num_threads``).
 
         Returns
         -------
@@ -322,20 +308,11 @@ class MLP:
         ws = Workspace(self.layout, chunk, self.dtype)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
         sizes, w_off, b_off, acts = self._net_args()
-        kernels.predict(
-            self.params,
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            ws.act_off,
-            self._loss_code,
-            X,
-            out,
-            chunk,
-            ws.zbuf,
-            ws.abuf,
-        )
+        with using_threads(n_threads):
+            kernels.predict(
+                self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
+                X, out, chunk, ws.zbuf, ws.abuf, True,
+            )  # fmt: skip
         return out
 
     def evaluate(self, X, y, batch_size=PREDICT_CHUNK):
@@ -347,24 +324,11 @@ class MLP:
 
     def _evaluate(self, X, y2d, labels, ws):
         sizes, w_off, b_off, acts = self._net_args()
-        return float(
-            kernels.evaluate_loss(
-                self.params,
-                sizes,
-                w_off,
-                b_off,
-                acts,
-                ws.act_off,
-                self._loss_code,
-                X,
-                y2d,
-                labels,
-                ws.rows,
-                ws.zbuf,
-                ws.abuf,
-                ws.dbuf,
-            )
-        )
+        loss = kernels.evaluate_loss(
+            self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
+            X, y2d, labels, ws.rows, ws.zbuf, ws.abuf, True,
+        )  # fmt: skip
+        return float(loss)
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -381,6 +345,7 @@ class MLP:
         lr_schedule=None,
         patience=None,
         min_delta=0.0,
+        n_threads=None,
     ):
         """Train with mini-batch backpropagation; each epoch is one compiled call.
 
@@ -415,6 +380,9 @@ class MLP:
             loss falling by more than ``min_delta``, and restore the best weights.
             Needs ``validation_data``.
         min_delta : float, default 0
+        n_threads : int, optional
+            Threads for this call (see ``fastbp.set_num_threads``).  The result
+            does not depend on it.
 
         Returns
         -------
@@ -440,14 +408,11 @@ class MLP:
         rows = min(batch_size, n)
         optimizer.bind(self.n_params, self.dtype)
         grad = np.zeros_like(self.params)
+        chunk_rows = chunk_rows_for(self.layout, rows)
         ws = Workspace(
-            self.layout,
-            rows,
-            self.dtype,
-            dropout=any(self.dropout),
-            gather=shuffle,
-            n_targets=0 if labels.size else y2d.shape[1],
-        )
+            self.layout, rows, self.dtype, dropout=any(self.dropout), gather=shuffle,
+            n_targets=0 if labels.size else y2d.shape[1], chunk_rows=chunk_rows,
+        )  # fmt: skip
         order = np.empty(n if shuffle else 0, dtype=np.int64)
         val_ws = None
         if validation_data is not None:
@@ -461,38 +426,22 @@ class MLP:
             lr = schedule.lr(epoch, optimizer.lr)
             key = derive_key(fit_seed, 0x5EED, first_epoch + epoch)
             start = time.perf_counter()
-            total, steps, status, failed = kernels.train_epoch(
-                self.params,
-                grad,
-                optimizer.state,
-                optimizer.kind,
-                hyper,
-                lr,
-                optimizer.step_count,
-                sizes,
-                w_off,
-                b_off,
-                acts,
-                self._drop,
-                ws.act_off,
-                self._loss_code,
-                self.alpha,
-                X,
-                y2d,
-                labels,
-                batch_size,
-                shuffle,
-                key,
-                ws.xb,
-                ws.yb,
-                ws.lb,
-                order,
-                ws.zbuf,
-                ws.abuf,
-                ws.hbuf,
-                ws.dbuf,
-                ws.dbuf2,
-            )
+            with using_threads(n_threads):
+                if chunk_rows:
+                    total, steps, status, failed = kernels.train_epoch_chunked(
+                        self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
+                        sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
+                        X, y2d, labels, batch_size, shuffle, key, chunk_rows,
+                        ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                        ws.chunk_grads, ws.chunk_loss,
+                    )  # fmt: skip
+                else:
+                    total, steps, status, failed = kernels.train_epoch(
+                        self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
+                        sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
+                        X, y2d, labels, batch_size, shuffle, key,
+                        ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                    )  # fmt: skip
             seconds = time.perf_counter() - start
             optimizer.step_count += steps
             if status != kernels.OK:

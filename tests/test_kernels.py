@@ -58,26 +58,43 @@ def test_activations_stay_finite_for_extreme_inputs():
 DENSE_SHAPES = [(1, 1, 1), (1, 5, 3), (9, 1, 4), (33, 17, 1), (64, 31, 7)]
 
 
+@pytest.mark.parametrize("blas", [True, False], ids=["blas", "loops"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,n_in,n_out", DENSE_SHAPES)
-def test_dense_matches_reference(n, n_in, n_out, dtype, rng):
+def test_dense_matches_reference(n, n_in, n_out, dtype, blas, rng):
     x = rng.normal(size=(n, n_in)).astype(dtype)
     w = rng.normal(size=(n_in, n_out)).astype(dtype)
     b = rng.normal(size=n_out).astype(dtype)
     z = np.empty((n, n_out), dtype=dtype)
-    dense.dense_forward(z, x, w, b)
+    dense.dense_forward(z, x, w, b, blas)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
     np.testing.assert_allclose(z, x64 @ w64 + b, **tolerance(dtype))
 
     dz = rng.normal(size=(n, n_out)).astype(dtype)
     gw = np.full((n_in, n_out), np.nan, dtype=dtype)  # must be overwritten, not accumulated
     gb = np.full(n_out, np.nan, dtype=dtype)
-    dense.dense_backward_params(dz, x, gw, gb)
+    dense.dense_backward_params(dz, x, gw, gb, blas)
     np.testing.assert_allclose(gw, x64.T @ dz, **tolerance(dtype))
     np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **tolerance(dtype))
     dx = np.empty_like(x)
-    dense.dense_backward_input(dx, dz, w)
+    dense.dense_backward_input(dx, dz, w, blas)
     np.testing.assert_allclose(dx, dz.astype(np.float64) @ w64.T, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_float32_fast_functions_are_accurate(name):
+    """tanh and the logistic function use a rational approximation in float32."""
+    positive = np.linspace(0, 30, 100_001)[1:].astype(np.float32)
+    z = np.concatenate([-positive[::-1], [np.float32(0)], positive])
+    a = np.empty_like(z)
+    activations.activation_forward(activations.CODES[name], z, a)
+    exact = ref.activation(name, z.astype(np.float64))
+    assert np.max(np.abs(a - exact)) < 4e-7
+    small = np.abs(z) < 1
+    if name == "tanh":  # relative accuracy near zero, and odd symmetry
+        assert np.max(np.abs(a[small] - exact[small]) / np.maximum(np.abs(exact[small]), 1e-30)) < 4e-7
+        np.testing.assert_array_equal(a, -a[::-1])
+    assert np.all(np.diff(a) >= -4e-7)  # monotone up to the approximation error
 
 
 def _targets(name, n, k, rng, dtype):

@@ -16,8 +16,9 @@ A network travels into compiled code as plain arrays:
 import math
 
 import numpy as np
+from numba import prange
 
-from .._jit import jit
+from .._jit import jit, jit_parallel
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .losses import loss_and_delta, output_transform
@@ -46,11 +47,13 @@ def _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows):
 
 
 @jit
-def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key):
+def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key, row0, blas):
     """Forward pass of ``rows = x.shape[0]`` rows; returns the output block (rows, sizes[-1]).
 
-    Dropout is applied where ``drop[l] > 0`` (pass zeros in evaluation), with
-    the mask drawn from ``drop_key``.
+    Dropout is applied where ``drop[l] > 0`` (pass zeros in evaluation).  The
+    mask of row ``r`` is drawn from ``drop_key`` and the row's index in its
+    batch, ``row0 + r``, so it does not depend on how a batch is split.
+    ``blas`` allows BLAS for the products (never inside a parallel region).
     """
     rows = x.shape[0]
     n_layers = sizes.size - 1
@@ -60,29 +63,50 @@ def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbu
         b = params[b_off[layer] : b_off[layer] + n_out]
         inp = _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows)
         z = _block(zbuf, act_off, layer, rows, n_out)
-        dense_forward(z.reshape(rows, n_out), inp, w, b)
+        dense_forward(z.reshape(rows, n_out), inp, w, b, blas)
         a = _block(abuf, act_off, layer, rows, n_out)
         activation_forward(acts[layer], z, a)
-        rate = drop[layer]
-        if rate > 0.0:
-            h = _block(hbuf, act_off, layer, rows, n_out)
-            keep_scale = 1.0 / (1.0 - rate)
-            layer_key = mix(drop_key, layer)
-            for i in range(a.size):
-                h[i] = a[i] * keep_scale if uniform(layer_key, i) >= rate else 0.0
+        if drop[layer] > 0.0:
+            _dropout(
+                _block(hbuf, act_off, layer, rows, n_out), a, drop[layer], mix(drop_key, layer), row0 * n_out
+            )
     n_out = sizes[n_layers]
     return _block(abuf, act_off, n_layers - 1, rows, n_out).reshape(rows, n_out)
 
 
 @jit
+def _dropout(out, a, rate, layer_key, first):
+    """out = a * mask / (1 - rate): inverted dropout; element i's draw is counter ``first + i``."""
+    keep_scale = 1.0 / (1.0 - rate)
+    for i in range(a.size):
+        out[i] = a[i] * keep_scale if uniform(layer_key, first + i) >= rate else 0.0
+
+
+@jit
 def backward(
-    params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key
+    params,
+    grad,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    drop,
+    act_off,
+    x,
+    zbuf,
+    abuf,
+    hbuf,
+    dbuf,
+    dbuf2,
+    drop_key,
+    row0,
+    blas,
 ):
     """Backward pass; on entry ``dbuf`` holds dL/d(output) as a (rows, sizes[-1]) block.
 
     Overwrites every entry of ``grad``.  The hidden-layer rule is
     delta_l = (delta_{l+1} @ W_{l+1}.T) * f'(z_l): the next layer's bias does
-    not enter it.  Dropout masks are regenerated from ``drop_key``.
+    not enter it.  Dropout masks are drawn again from ``drop_key``.
     """
     rows = x.shape[0]
     n_layers = sizes.size - 1
@@ -102,19 +126,15 @@ def backward(
         inp = _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows)
         gw = grad[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         gb = grad[b_off[layer] : b_off[layer] + n_out]
-        dense_backward_params(dz, inp, gw, gb)
+        dense_backward_params(dz, inp, gw, gb, blas)
         if layer == 0:
             break
         w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         dx = other[: rows * n_in]
-        dense_backward_input(dx.reshape(rows, n_in), dz, w)
+        dense_backward_input(dx.reshape(rows, n_in), dz, w, blas)
         below = layer - 1
-        rate = drop[below]
-        if rate > 0.0:
-            keep_scale = 1.0 / (1.0 - rate)
-            layer_key = mix(drop_key, below)
-            for i in range(dx.size):
-                dx[i] = dx[i] * keep_scale if uniform(layer_key, i) >= rate else 0.0
+        if drop[below] > 0.0:
+            _dropout(dx, dx, drop[below], mix(drop_key, below), row0 * n_in)
         activation_backward(
             acts[below],
             _block(zbuf, act_off, below, rows, n_in),
@@ -159,19 +179,141 @@ def loss_gradient(
     dbuf,
     dbuf2,
     drop_key,
+    row0,
+    blas,
 ):
     """Mean loss of the rows of ``x`` (plus the L2 term) and its gradient into ``grad``."""
     rows = x.shape[0]
-    out = forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key)
+    out = forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key, row0, blas)
     n_out = out.shape[1]
     delta = dbuf[: rows * n_out].reshape(rows, n_out)
     loss = loss_and_delta(loss_code, out, y, labels, delta, True)
     backward(
-        params, grad, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, dbuf, dbuf2, drop_key
+        params,
+        grad,
+        sizes,
+        w_off,
+        b_off,
+        acts,
+        drop,
+        act_off,
+        x,
+        zbuf,
+        abuf,
+        hbuf,
+        dbuf,
+        dbuf2,
+        drop_key,
+        row0,
+        blas,
     )
     if alpha > 0.0:
         loss += l2_penalty(params, grad, sizes, w_off, alpha, rows, True)
     return loss
+
+
+def _chunked_loss_gradient(
+    params,
+    grad,
+    chunk_grads,
+    chunk_loss,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    drop,
+    act_off,
+    loss_code,
+    alpha,
+    x,
+    y,
+    labels,
+    order,
+    start,
+    rows,
+    shuffle,
+    chunk_rows,
+    xb,
+    yb,
+    lb,
+    zbuf,
+    abuf,
+    hbuf,
+    dbuf,
+    dbuf2,
+    drop_key,
+):
+    """``loss_gradient`` of one batch, split into chunks of ``chunk_rows`` rows run in parallel.
+
+    The batch is rows ``start .. start + rows`` of ``x`` (through ``order``
+    when ``shuffle``).  Chunk ``c`` gathers its own rows, runs the serial,
+    BLAS-free passes on its own slices of the work buffers and writes its own
+    row of ``chunk_grads``; the chunk gradients are then summed in chunk
+    order.  The split depends only on the batch size, so the result is the
+    same, bit for bit, for any number of threads.
+    """
+    n_chunks = (rows + chunk_rows - 1) // chunk_rows
+    act_len = zbuf.size // chunk_grads.shape[0]
+    hid_len = hbuf.size // chunk_grads.shape[0]
+    delta_len = dbuf.size // chunk_grads.shape[0]
+    use_labels = labels.shape[0] > 0
+    for c in prange(n_chunks):
+        r0 = c * chunk_rows
+        r = min(chunk_rows, rows - r0)
+        if shuffle:
+            for k in range(r0, r0 + r):
+                src = order[start + k]
+                xb[k, :] = x[src, :]
+                if use_labels:
+                    lb[k] = labels[src]
+                else:
+                    yb[k, :] = y[src, :]
+            xin = xb[r0 : r0 + r]
+            yin = yb[r0 : r0 + r] if not use_labels else yb[:0]
+            lin = lb[r0 : r0 + r] if use_labels else lb[:0]
+        else:
+            xin = x[start + r0 : start + r0 + r]
+            yin = y[start + r0 : start + r0 + r] if not use_labels else y[:0]
+            lin = labels[start + r0 : start + r0 + r] if use_labels else labels[:0]
+        chunk_loss[c] = r * loss_gradient(
+            params,
+            chunk_grads[c],
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            drop,
+            act_off,
+            loss_code,
+            0.0,
+            xin,
+            yin,
+            lin,
+            zbuf[c * act_len : (c + 1) * act_len],
+            abuf[c * act_len : (c + 1) * act_len],
+            hbuf[c * hid_len : (c + 1) * hid_len],
+            dbuf[c * delta_len : (c + 1) * delta_len],
+            dbuf2[c * delta_len : (c + 1) * delta_len],
+            drop_key,
+            r0,
+            False,
+        )
+    # each chunk's gradient is of its own mean loss: weight it by its share of the rows
+    loss = 0.0
+    grad[:] = 0.0
+    for c in range(n_chunks):
+        r = min(chunk_rows, rows - c * chunk_rows)
+        loss += chunk_loss[c]
+        share = r / rows
+        for p in range(grad.size):
+            grad[p] += share * chunk_grads[c, p]
+    loss /= rows
+    if alpha > 0.0:
+        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows, True)
+    return loss
+
+
+chunked_loss_gradient = jit_parallel(_chunked_loss_gradient)
 
 
 @jit
@@ -191,6 +333,17 @@ def shuffled_order(order, key):
     for i in range(n - 1, 0, -1):
         j = np.int64(mix(key, i) % np.uint64(i + 1))
         order[i], order[j] = order[j], order[i]
+
+
+@jit
+def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss):
+    """Apply one optimizer step if the loss and gradient are finite; return the status."""
+    if not math.isfinite(loss):
+        return NONFINITE_LOSS
+    if not _all_finite(grad):
+        return NONFINITE_GRAD
+    optimizer_update(opt_kind, opt_hyper, lr, step, params, grad, opt_state)
+    return OK
 
 
 @jit
@@ -226,11 +379,12 @@ def train_epoch(
     dbuf,
     dbuf2,
 ):
-    """One epoch of mini-batch training, all in compiled code.
+    """One epoch of mini-batch training, all in compiled code, one serial pass per batch.
 
     Batches are consecutive slices of ``x`` (the last one may be shorter), or
     of a permutation of the rows drawn from ``epoch_key`` when ``shuffle``.
-    Each step is forward, mean batch loss, backward and an optimizer update.
+    Each step is forward, mean batch loss, backward and an optimizer update;
+    the products go to BLAS.
 
     xb, yb, lb : gather buffers for one shuffled batch (batch_size rows).
     order : (n,) int64 scratch for the permutation.
@@ -263,7 +417,6 @@ def train_epoch(
             xin = x[start : start + rows]
             yin = y[start : start + rows] if not use_labels else y[:0]
             lin = labels[start : start + rows] if use_labels else labels[:0]
-        drop_key = mix(epoch_key, np.uint64(1) << np.uint64(40) | np.uint64(batch))
         loss = loss_gradient(
             params,
             grad,
@@ -283,16 +436,113 @@ def train_epoch(
             hbuf,
             dbuf,
             dbuf2,
-            drop_key,
+            _batch_key(epoch_key, batch),
+            0,
+            True,
         )
-        if not math.isfinite(loss):
-            return total, batch, NONFINITE_LOSS, batch
-        if not _all_finite(grad):
-            return total, batch, NONFINITE_GRAD, batch
+        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
+        if status != OK:
+            return total, batch, status, batch
         total += loss * rows
-        optimizer_update(opt_kind, opt_hyper, lr, step + batch + 1, params, grad, opt_state)
         batch += 1
     return total, batch, OK, -1
+
+
+def _train_epoch_chunked(
+    params,
+    grad,
+    opt_state,
+    opt_kind,
+    opt_hyper,
+    lr,
+    step,
+    sizes,
+    w_off,
+    b_off,
+    acts,
+    drop,
+    act_off,
+    loss_code,
+    alpha,
+    x,
+    y,
+    labels,
+    batch_size,
+    shuffle,
+    epoch_key,
+    chunk_rows,
+    xb,
+    yb,
+    lb,
+    order,
+    zbuf,
+    abuf,
+    hbuf,
+    dbuf,
+    dbuf2,
+    chunk_grads,
+    chunk_loss,
+):
+    """``train_epoch`` with each batch split into chunks of ``chunk_rows`` rows run in parallel.
+
+    ``chunk_grads`` holds one gradient per chunk and the work buffers one
+    slice per chunk (see ``chunked_loss_gradient``).  A kernel of its own:
+    calling a parallel function from the serial epoch kernel slowed that
+    kernel's small steps down by half, even when the call was not taken.
+    """
+    n = x.shape[0]
+    if shuffle:
+        shuffled_order(order, epoch_key)
+    total = 0.0
+    batch = 0
+    for start in range(0, n, batch_size):
+        rows = min(batch_size, n - start)
+        loss = chunked_loss_gradient(
+            params,
+            grad,
+            chunk_grads,
+            chunk_loss,
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            drop,
+            act_off,
+            loss_code,
+            alpha,
+            x,
+            y,
+            labels,
+            order,
+            start,
+            rows,
+            shuffle,
+            chunk_rows,
+            xb,
+            yb,
+            lb,
+            zbuf,
+            abuf,
+            hbuf,
+            dbuf,
+            dbuf2,
+            _batch_key(epoch_key, batch),
+        )
+        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
+        if status != OK:
+            return total, batch, status, batch
+        total += loss * rows
+        batch += 1
+    return total, batch, OK, -1
+
+
+train_epoch_chunked = jit(_train_epoch_chunked)
+
+
+@jit
+def _batch_key(epoch_key, batch):
+    """The dropout key of one batch: distinct from the shuffle's counters."""
+    return mix(epoch_key, (np.uint64(1) << np.uint64(40)) | np.uint64(batch))
 
 
 @jit
@@ -310,7 +560,7 @@ def evaluate_loss(
     chunk,
     zbuf,
     abuf,
-    dbuf,
+    blas,
 ):
     """Mean data loss over all rows of ``x``, without dropout or the L2 term, in chunks of ``chunk`` rows."""
     n = x.shape[0]
@@ -323,14 +573,14 @@ def evaluate_loss(
         yin = y[start : start + rows] if not use_labels else y[:0]
         lin = labels[start : start + rows] if use_labels else labels[:0]
         out = forward(
-            params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0)
+            params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0), 0, blas
         )
         total += rows * loss_and_delta(loss_code, out, yin, lin, out, False)
     return total / n
 
 
 @jit
-def predict(params, sizes, w_off, b_off, acts, act_off, loss_code, x, out, chunk, zbuf, abuf):
+def predict(params, sizes, w_off, b_off, acts, act_off, loss_code, x, out, chunk, zbuf, abuf, blas):
     """Network outputs for every row of ``x`` into ``out`` (n, sizes[-1]), in chunks of ``chunk`` rows."""
     n = x.shape[0]
     no_drop = np.zeros(sizes.size - 1)
@@ -349,5 +599,7 @@ def predict(params, sizes, w_off, b_off, acts, act_off, loss_code, x, out, chunk
             abuf,
             abuf,
             np.uint64(0),
+            0,
+            blas,
         )
         output_transform(loss_code, res, out[start : start + rows])
