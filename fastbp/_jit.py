@@ -7,6 +7,8 @@ instead of raising, which is what the finite checks in the training loop
 expect; it also lets LLVM vectorise loops that contain a division.
 """
 
+import hashlib
+import pathlib
 import types
 
 import numba
@@ -71,3 +73,58 @@ def jit_serial_and_parallel(func):
 # the layer first and LLVM aborts with "Symbol not found: allocate_sched".
 # numba.get_num_threads() starts it as a side effect, through the public API.
 numba.get_num_threads()
+
+
+# numba's on-disk cache checks only the source file of the function it
+# compiled, but a kernel's machine code includes the kernels it calls from
+# other files: after an edit (or an upgrade) that touches optimizers.py alone,
+# train_epoch in network.py would still load the old optimizer from its cache.
+# fastbp's functions are therefore stamped with a hash of every source file in
+# the package, so any change recompiles them all.  Functions of other packages
+# keep numba's usual locators.
+_PACKAGE = pathlib.Path(__file__).resolve().parent
+
+
+def source_stamp(package=_PACKAGE):
+    """SHA-256 over the names and contents of every .py file under ``package``."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _install_package_stamp():
+    try:
+        from numba.core import caching
+
+        bases = [caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator]
+        locators = caching.CacheImpl._locator_classes
+    except AttributeError:  # another numba layout: keep its default caching
+        return
+    stamp = source_stamp()
+
+    def make(base):
+        class PackageStampedLocator(base):
+            def get_source_stamp(self):
+                return stamp
+
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                try:
+                    inside = pathlib.Path(py_file).resolve().is_relative_to(_PACKAGE)
+                except OSError:
+                    inside = False
+                return super().from_function(py_func, py_file) if inside else None
+
+        PackageStampedLocator.__name__ = f"FastbpStamped{base.__name__}"
+        return PackageStampedLocator
+
+    if not any(getattr(cls, "_fastbp", False) for cls in locators):
+        stamped = [make(base) for base in bases]
+        for cls in stamped:
+            cls._fastbp = True
+        locators[:0] = stamped
+
+
+_install_package_stamp()

@@ -213,3 +213,18 @@ def test_large_arrays_take_the_parallel_path_and_agree(rng):
     expected = params - 0.1 * grad
     optimizers.optimizer_update(optimizers.SGD, np.zeros(4), 0.1, 1, params, grad, np.zeros((0, n)))
     np.testing.assert_allclose(params, expected, rtol=1e-14, atol=1e-15)  # FMA rounding
+
+
+def test_kernel_caches_are_stamped_with_the_whole_package(tmp_path):
+    """A change to any fastbp source file must invalidate every cached kernel."""
+    from fastbp import _jit
+    from fastbp.kernels import network
+
+    locator = network.train_epoch._cache._impl.locator
+    assert locator.get_source_stamp() == _jit.source_stamp()
+    package = tmp_path / "pkg"
+    (package / "kernels").mkdir(parents=True)
+    (package / "kernels" / "optimizers.py").write_text("x = 1\n")
+    before = _jit.source_stamp(package)
+    (package / "kernels" / "optimizers.py").write_text("x = 2\n")
+    assert _jit.source_stamp(package) != before

@@ -8,9 +8,10 @@ updates including this one (for Adam's bias correction and Adagrad's decay).
 
 import math
 
+import numpy as np
 from numba import prange
 
-from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_serial_and_parallel
+from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
 
 SGD = 0
 ADAM = 1
@@ -19,59 +20,84 @@ RMSPROP = 3
 ADAGRAD = 4
 
 
+@jit_inline
+def _flush(x, tiny):
+    """x, or 0 when |x| is below the smallest normal number.
+
+    A state buffer that decays geometrically (a moment whose gradient is zero,
+    as for a dead relu unit) spends hundreds of steps as a subnormal number, and
+    x86 does subnormal arithmetic about 100x slower: a float32 Adam update on
+    784-256-128-10 took 7 ms instead of 0.07 ms.  Values this small change no
+    update by more than about 1e-30, so they are dropped, as XLA's
+    flush-to-zero mode would.
+    """
+    return x if abs(x) >= tiny else x * 0
+
+
 def _update(kind, hyper, lr, step, params, grad, state):
+    # Scalars are cast to the parameters' dtype and every branch sits outside
+    # its loop, so each loop is straight-line arithmetic in one precision that
+    # LLVM vectorises (float32 Adam ran 5 ns per parameter before).
+    t = params.dtype.type
     n = params.size
+    one = t(1.0)
+    tiny = t(np.finfo(params.dtype).tiny)
     if kind == SGD:
-        momentum, dampening, nesterov, weight_decay = hyper[0], hyper[1], hyper[2], hyper[3]
-        for i in prange(n):
-            g = grad[i] + weight_decay * params[i]
-            if momentum != 0.0:
-                # torch starts the buffer at the first gradient (no dampening then)
-                if step == 1:
-                    buf = g
-                else:
-                    buf = momentum * state[0, i] + (1.0 - dampening) * g
+        momentum, dampening, weight_decay = t(hyper[0]), t(1.0 - hyper[1]), t(hyper[3])
+        lr_, first = t(lr), step == 1
+        if momentum == 0.0:
+            for i in prange(n):
+                params[i] -= lr_ * (grad[i] + weight_decay * params[i])
+        elif hyper[2] != 0.0:  # Nesterov
+            for i in prange(n):
+                g = grad[i] + weight_decay * params[i]
+                buf = _flush(g if first else momentum * state[0, i] + dampening * g, tiny)
                 state[0, i] = buf
-                g = g + momentum * buf if nesterov != 0.0 else buf
-            params[i] -= lr * g
+                params[i] -= lr_ * (g + momentum * buf)
+        else:
+            for i in prange(n):
+                g = grad[i] + weight_decay * params[i]
+                # torch starts the buffer at the first gradient (no dampening then)
+                buf = _flush(g if first else momentum * state[0, i] + dampening * g, tiny)
+                state[0, i] = buf
+                params[i] -= lr_ * buf
     elif kind == ADAM or kind == ADAMW:
-        beta1, beta2, eps, weight_decay = hyper[0], hyper[1], hyper[2], hyper[3]
-        bias1 = 1.0 - beta1**step
-        bias2_sqrt = math.sqrt(1.0 - beta2**step)
-        step_size = lr / bias1
-        decay = 1.0 - lr * weight_decay
+        beta1, beta2, eps = t(hyper[0]), t(hyper[1]), t(hyper[2])
+        c1, c2 = one - beta1, one - beta2
+        step_size = t(lr / (1.0 - hyper[0] ** step))
+        inv_bias2_sqrt = t(1.0 / math.sqrt(1.0 - hyper[1] ** step))
+        if kind == ADAMW:
+            decay, coupled = t(1.0 - lr * hyper[3]), t(0.0)
+        else:
+            decay, coupled = one, t(hyper[3])
         for i in prange(n):
-            g = grad[i]
-            if kind == ADAMW:
-                params[i] *= decay
-            else:
-                g += weight_decay * params[i]
-            m = beta1 * state[0, i] + (1.0 - beta1) * g
-            v = beta2 * state[1, i] + (1.0 - beta2) * g * g
+            p = params[i] * decay
+            g = grad[i] + coupled * p
+            m = _flush(beta1 * state[0, i] + c1 * g, tiny)
+            v = _flush(beta2 * state[1, i] + c2 * g * g, tiny)
             state[0, i] = m
             state[1, i] = v
-            params[i] -= step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
+            params[i] = p - step_size * m / (math.sqrt(v) * inv_bias2_sqrt + eps)
     elif kind == RMSPROP:
-        alpha, eps, momentum, weight_decay, centered = (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4])
+        alpha, eps, momentum, weight_decay = t(hyper[0]), t(hyper[1]), t(hyper[2]), t(hyper[3])
+        c, lr_ = one - alpha, t(lr)
+        centered = hyper[4] != 0.0
         for i in prange(n):
             g = grad[i] + weight_decay * params[i]
-            sq = alpha * state[0, i] + (1.0 - alpha) * g * g
+            sq = _flush(alpha * state[0, i] + c * g * g, tiny)
             state[0, i] = sq
-            if centered != 0.0:
-                mean = alpha * state[2, i] + (1.0 - alpha) * g
+            if centered:
+                mean = _flush(alpha * state[2, i] + c * g, tiny)
                 state[2, i] = mean
-                avg = math.sqrt(sq - mean * mean) + eps
-            else:
-                avg = math.sqrt(sq) + eps
+                sq = sq - mean * mean
+            step_ = g / (math.sqrt(sq) + eps)
             if momentum > 0.0:
-                buf = momentum * state[1, i] + g / avg
-                state[1, i] = buf
-                params[i] -= lr * buf
-            else:
-                params[i] -= lr * g / avg
+                step_ = _flush(momentum * state[1, i] + step_, tiny)
+                state[1, i] = step_
+            params[i] -= lr_ * step_
     elif kind == ADAGRAD:
-        lr_decay, eps, weight_decay = hyper[0], hyper[1], hyper[2]
-        clr = lr / (1.0 + (step - 1) * lr_decay)
+        eps, weight_decay = t(hyper[1]), t(hyper[2])
+        clr = t(lr / (1.0 + (step - 1) * hyper[0]))
         for i in prange(n):
             g = grad[i] + weight_decay * params[i]
             acc = state[0, i] + g * g
