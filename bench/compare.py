@@ -74,16 +74,6 @@ def make_data(case, seed=0):
     return X, y
 
 
-def best_epoch_seconds(run_epoch, repeats):
-    run_epoch()  # warm-up: compilation, caches, allocator
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def sgemm_peak(n=2048, repeats=5):
     """GFLOP/s of numpy's float32 matrix product at n x n."""
     a = np.random.default_rng(0).normal(size=(n, n)).astype(np.float32)
@@ -236,14 +226,83 @@ def available(name):
 
 # ---------------------------------------------------------------- report
 def measure(cases, frameworks, threads, repeats):
+    """Best epoch time of each framework on each case, as samples/s.
+
+    Within a case the frameworks take turns, one timed epoch each per round,
+    so a slow spell on this shared machine hits all of them alike.
+    """
     results = {}
     for case in cases:
         X, y = make_data(case)
+        runs = {name: RUNNERS[name](case, X, y, threads) for name in frameworks}
+        for run in runs.values():
+            run()  # warm-up: compilation, caches, allocator
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(repeats):
+            for name, run in runs.items():
+                best[name] = min(best[name], _timed(run))
         for name in frameworks:
-            seconds = best_epoch_seconds(RUNNERS[name](case, X, y, threads), repeats)
-            results[(case["name"], name)] = len(X) / seconds
-            print(f"  {case['name']:>7} {name:>8}: {len(X) / seconds:>12,.0f} samples/s", flush=True)
+            results[(case["name"], name)] = len(X) / best[name]
+            print(f"  {case['name']:>7} {name:>8}: {len(X) / best[name]:>12,.0f} samples/s", flush=True)
     return results
+
+
+def measure_predict(threads, repeats, rows=100_000):
+    """Rows/s of predict on the medium network for ``rows`` rows, and one-row latency, fastbp and torch."""
+    case = next(c for c in GRID if c["name"] == "medium")
+    X = make_data({**case, "rows": rows})[0]
+    net = fastbp.MLP(case["sizes"], activation="relu", loss="cross_entropy", seed=0)
+    one = X[:1].copy()
+    calls = {"fastbp": (lambda: net.predict(X, n_threads=threads), lambda: net.predict(one))}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
+                                    torch.nn.ReLU(), torch.nn.Linear(128, 10))  # fmt: skip
+        Xt, onet = torch.from_numpy(X), torch.from_numpy(one)
+
+        def torch_many():
+            with torch.inference_mode():
+                return torch.softmax(model(Xt), dim=1)
+
+        def torch_one():
+            with torch.inference_mode():
+                return torch.softmax(model(onet), dim=1)
+
+        calls["torch"] = (torch_many, torch_one)
+    except ImportError:
+        pass
+    out = {}
+    for name, (many, single) in calls.items():
+        many()
+        best_many = min(_timed(many) for _ in range(repeats))
+        for _ in range(100):
+            single()
+        best_single = min(_timed(lambda f=single: [f() for _ in range(200)]) / 200 for _ in range(repeats))
+        out[name] = {"rows_per_second": rows / best_many, "single_row_microseconds": best_single * 1e6}
+    return out
+
+
+def measure_startup():
+    """Wall time of a new process that imports fastbp and fits the small network once, cold and warm."""
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import numpy as np, fastbp; rng = np.random.default_rng(0); "
+        "X = rng.normal(size=(32768, 64)).astype(np.float32); y = rng.integers(0, 10, 32768); "
+        "fastbp.MLP([64, 64, 64, 10], loss='cross_entropy').fit(X, y, epochs=1, batch_size=64)"
+    )
+    times = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}  # an empty cache: the first run compiles
+        for label in ("cold", "warm", "warm again"):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True)
+            times[label] = time.perf_counter() - start
+    return {"cold_seconds": times["cold"], "warm_seconds": min(times["warm"], times["warm again"])}
 
 
 def table(cases, frameworks, results, peak):
@@ -294,6 +353,7 @@ def main(argv=None):
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers to run")
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--plot", help="write a bar chart (PNG) here; needs matplotlib")
+    parser.add_argument("--no-extras", action="store_true", help="skip the predict and start-up measurements")
     args = parser.parse_args(argv)
 
     cases = [c for c in GRID if not args.only or c["name"] in args.only.split(",")]
@@ -310,7 +370,21 @@ def main(argv=None):
     )
     results = measure(cases, frameworks, args.threads, args.repeats)
     print()
+    print(f"Measured {date.today().isoformat()}, {os.cpu_count()} cores, {args.threads} threads each, "
+          f"float32, one epoch after a warm-up, best of {args.repeats}.")  # fmt: skip
+    print()
     print(table(cases, frameworks, results, peak))
+    extras = {}
+    if not args.no_extras:
+        extras["predict"] = measure_predict(args.threads, args.repeats)
+        extras["startup"] = measure_startup()
+        print()
+        for name, p in extras["predict"].items():
+            print(f"predict, medium network, {name}: {p['rows_per_second']:,.0f} rows/s on 100,000 rows; "
+                  f"one row {p['single_row_microseconds']:.1f} us")  # fmt: skip
+        start = extras["startup"]
+        print(f"start-up (new process: import fastbp, fit small once): {start['warm_seconds']:.2f} s with "
+              f"numba's cache warm, {start['cold_seconds']:.1f} s cold (first compile)")  # fmt: skip
     if args.json:
         payload = {
             "date": date.today().isoformat(),
@@ -319,6 +393,7 @@ def main(argv=None):
             "sgemm_peak_gflops": peak,
             "cases": cases,
             "samples_per_second": {f"{c}/{f}": v for (c, f), v in results.items()},
+            **extras,
         }
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)

@@ -26,9 +26,12 @@ def _env_default():
     return limit
 
 
+_ENV_DEFAULT = _env_default()  # read once: the environment is read at start-up, as numba does
+
+
 def get_num_threads():
     """Threads fastbp's parallel loops use by default."""
-    return _default if _default is not None else _env_default()
+    return _default if _default is not None else _ENV_DEFAULT
 
 
 def set_num_threads(n):
@@ -57,6 +60,9 @@ def using_threads(n=None):
     """Run the body with numba's thread count at ``n`` (fastbp's default when None); yield the count."""
     n = get_num_threads() if n is None else check_threads(n)
     previous = numba.get_num_threads()
+    if previous == n:  # nothing to change (the common case, and it saves microseconds per predict)
+        yield n
+        return
     numba.set_num_threads(n)
     try:
         yield n

@@ -92,4 +92,4 @@ def test_omp_num_threads_lowers_the_default(monkeypatch):
 
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert threads.get_num_threads() == 1
+    assert threads._env_default() == 1
