@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from datetime import date
 
@@ -125,6 +126,11 @@ def torch_epoch(case, X, y, threads):
 
 
 def jax_epoch(case, X, y, threads):
+    if threads < (os.cpu_count() or 1) and "jax" not in sys.modules:
+        # XLA reads its thread settings once, when jax is first imported
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
     import jax
     import jax.numpy as jnp
 

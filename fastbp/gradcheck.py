@@ -2,10 +2,6 @@
 
 import numpy as np
 
-from .kernels.random import derive_key
-from .model import _as_seed
-from .workspace import Workspace
-
 
 def numerical_gradient(net, X, y, eps=1e-5, dropout_seed=None):
     """Central-difference gradient of the loss in float64, one parameter at a time.
@@ -14,18 +10,14 @@ def numerical_gradient(net, X, y, eps=1e-5, dropout_seed=None):
     computed on a float64 copy of ``net`` (``net`` itself is not changed).
     """
     net64 = net.copy(dtype="float64")
-    X, y2d, labels = net64._check_xy(X, y)
-    use_dropout = dropout_seed is not None and any(net64.dropout)
-    ws = Workspace(net64.layout, X.shape[0], net64.dtype, dropout=use_dropout)
-    drop = net64._drop if use_dropout else np.zeros_like(net64._drop)
-    key = np.uint64(0) if dropout_seed is None else derive_key(_as_seed(dropout_seed))
+    loss_grad = net64._loss_grad_function(X, y, dropout_seed)
     scratch = np.empty_like(net64.params)
 
     def loss():
-        return net64._loss_grad_into(X, y2d, labels, scratch, ws, drop, key)
+        return loss_grad(scratch)
 
     analytic = np.empty_like(net64.params)
-    net64._loss_grad_into(X, y2d, labels, analytic, ws, drop, key)
+    loss_grad(analytic)
     numeric = np.empty_like(analytic)
     p = net64.params
     for i in range(p.size):

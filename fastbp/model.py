@@ -284,14 +284,22 @@ class MLP:
         grad : ndarray of shape (n_params,)
             Same layout and dtype as ``params``.
         """
+        grad = np.empty_like(self.params)
+        loss = self._loss_grad_function(X, y, dropout_seed)(grad)
+        return float(loss), grad
+
+    def _loss_grad_function(self, X, y, dropout_seed=None):
+        """Check the data once and return ``f(grad) -> loss`` for the current weights.
+
+        ``f`` writes the gradient into ``grad`` (n_params,) and can be called
+        again after the weights change (``gradcheck`` does, once per parameter).
+        """
         X, y2d, labels = self._check_xy(X, y)
         use_dropout = dropout_seed is not None and any(self.dropout)
         ws = Workspace(self.layout, X.shape[0], self.dtype, dropout=use_dropout)
         drop = self._drop if use_dropout else np.zeros_like(self._drop)
         key = np.uint64(0) if dropout_seed is None else derive_key(_as_seed(dropout_seed))
-        grad = np.empty_like(self.params)
-        loss = self._loss_grad_into(X, y2d, labels, grad, ws, drop, key)
-        return float(loss), grad
+        return lambda grad: self._loss_grad_into(X, y2d, labels, grad, ws, drop, key)
 
     def predict(self, X, n_threads=None):
         """Network outputs with the output function applied.

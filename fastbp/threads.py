@@ -58,6 +58,9 @@ def check_threads(n):
 @contextlib.contextmanager
 def using_threads(n=None):
     """Run the body with numba's thread count at ``n`` (fastbp's default when None); yield the count."""
+    if n is None and _default is None and _ENV_DEFAULT == numba.config.NUMBA_NUM_THREADS:
+        yield _ENV_DEFAULT  # no setting of fastbp's own: numba's stands (saves ~2 us per call)
+        return
     n = get_num_threads() if n is None else check_threads(n)
     previous = numba.get_num_threads()
     if previous == n:  # nothing to change (the common case, and it saves microseconds per predict)
