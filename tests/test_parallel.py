@@ -93,3 +93,63 @@ def test_omp_num_threads_lowers_the_default(monkeypatch):
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert threads._env_default() == 1
+
+
+def test_fit_on_the_chunked_path_matches_the_serial_path(rng, monkeypatch):
+    """Whole fits (shuffle, dropout, one-hot targets, a short last batch) agree across the two paths."""
+    from fastbp import model
+
+    X = rng.normal(size=(1001, 4))
+    y = np.eye(3)[rng.integers(0, 3, size=1001)]
+    chunked = fastbp.MLP([4, 16, 8, 3], activation="tanh", loss="cross_entropy", dropout=0.2,
+                         dtype="float64", seed=1)  # fmt: skip
+    serial = chunked.copy()
+    assert chunk_rows_for(chunked.layout, 200) > 0
+    hist_chunked = chunked.fit(X, y, epochs=3, batch_size=200)
+    monkeypatch.setattr(model, "chunk_rows_for", lambda layout, rows: 0)
+    hist_serial = serial.fit(X, y, epochs=3, batch_size=200)
+    np.testing.assert_allclose(chunked.params, serial.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hist_chunked.loss, hist_serial.loss, rtol=1e-10)
+
+
+def test_predict_from_several_python_threads_at_once(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = fastbp.MLP([20, 64, 32, 5], loss="cross_entropy", seed=0)
+    inputs = [rng.normal(size=(n, 20)).astype(np.float32) for n in (1, 7, 64, 500, 5000) * 4]
+    expected = [net.predict(X) for X in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(net.predict, inputs))
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_no_allocation_per_batch_inside_the_epoch():
+    """numba's allocation counter grows by the same amount for an epoch of 10 batches and of 100."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np, fastbp
+        from numba.core.runtime import rtsys
+        for sizes, rows in (([8, 16, 1], 32), ([8, 32, 16, 1], 64)):  # serial and chunked paths
+            X = np.random.default_rng(0).normal(size=(6400, 8)).astype(np.float32)
+            y = X[:, :1].copy()
+            net = fastbp.MLP(sizes, activation="tanh")
+            net.fit(X[:640], y[:640], epochs=1, batch_size=rows)  # compile
+            counts = []
+            for n in (10 * rows, 100 * rows):
+                before = rtsys.get_allocation_stats().alloc
+                net.fit(X[:n], y[:n], epochs=1, batch_size=rows)
+                counts.append(rtsys.get_allocation_stats().alloc - before)
+            print(counts[0], counts[1])
+    """)
+    env = {**__import__("os").environ, "NUMBA_NRT_STATS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.split("\n")[-3:-1]:
+        few, many = map(int, line.split())
+        assert few == many, (few, many)
