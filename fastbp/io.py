@@ -5,11 +5,13 @@ Layout of a ``.fbp`` file::
     8 bytes   magic  b"FASTBP\\x00\\x01"
     8 bytes   header length H, little-endian uint64
     H bytes   JSON header (UTF-8): format version, fastbp version, the network's
-              constructor arguments, parameter count and dtype, SHA-256 of the data
+              constructor arguments, parameter count and dtype, and a SHA-256
+              over the rest of the header and the data
     rest      the parameters, little-endian, C order
 
 Saving writes a temporary file beside the target, flushes and fsyncs it, then
-renames it over the target, so an interrupted save leaves the old file whole.
+renames it over the target and fsyncs the folder, so an interrupted save
+leaves the old file whole.
 """
 
 import hashlib
@@ -26,6 +28,14 @@ _MAX_HEADER = 1 << 20
 
 class ModelFileError(ValueError):
     """A model file that is not a valid fastbp file, or is damaged."""
+
+
+def _checksum(header, data):
+    """SHA-256 of the header (without its checksum field, canonical JSON) followed by the data."""
+    fields = {k: v for k, v in header.items() if k != "sha256"}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8"))
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def save(net, path):
@@ -46,13 +56,14 @@ def save(net, path):
         "epochs_trained": net.epochs_trained,
         "n_params": int(net.n_params),
         "dtype": net.dtype.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
     }
+    header["sha256"] = _checksum(header, data)
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; a model file is not
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC)
             f.write(len(header_bytes).to_bytes(8, "little"))
@@ -65,6 +76,26 @@ def save(net, path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_folder(folder)  # make the rename itself durable
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform whose folders cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load(path):
@@ -100,10 +131,20 @@ def load(path):
         header = json.loads(blob[start : start + header_len].decode("utf-8"))
         version = header["format_version"]
         config = header["config"]
-        n_params = int(header["n_params"])
-        dtype = np.dtype(header["dtype"]).newbyteorder("<")
+        n_params = header["n_params"]
+        epochs_trained = header.get("epochs_trained", 0)
         checksum = header["sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
+        if not isinstance(config, dict) or not isinstance(checksum, str):
+            raise TypeError("config must be an object and sha256 a string")
+        for name, value in (
+            ("format_version", version),
+            ("n_params", n_params),
+            ("epochs_trained", epochs_trained),
+        ):
+            if type(value) is not int or value < 0:
+                raise TypeError(f"{name} must be a non-negative integer")
+        dtype = np.dtype(header["dtype"]).newbyteorder("<")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: malformed header ({exc})") from None
     if version != FORMAT_VERSION:
         raise ModelFileError(
@@ -116,7 +157,7 @@ def load(path):
         raise ModelFileError(
             f"{path}: holds {len(data)} bytes of parameters, the header promises {n_params * dtype.itemsize}"
         )
-    if hashlib.sha256(data).hexdigest() != checksum:
+    if _checksum(header, data) != checksum:
         raise ModelFileError(f"{path}: checksum mismatch, the file is damaged")
     try:
         net = MLP(**config)
@@ -125,5 +166,5 @@ def load(path):
     if net.n_params != n_params:
         raise ModelFileError(f"{path}: header sizes need {net.n_params} parameters, file has {n_params}")
     net.params[:] = np.frombuffer(data, dtype=dtype)
-    net.epochs_trained = int(header.get("epochs_trained", 0))
+    net.epochs_trained = epochs_trained
     return net

@@ -30,15 +30,16 @@ class TrainingDiverged(FloatingPointError):
     """The loss or gradient became NaN or inf during ``fit``.
 
     The step that produced it was not applied, so the network keeps the
-    weights from before that step.  ``epoch`` and ``step`` (both 0-based,
-    ``step`` counted within the epoch) say where it happened.
+    weights from before that step, or, with early stopping on, the best
+    weights seen so far.  ``epoch`` and ``step`` (both 0-based, ``step``
+    counted within the epoch) say where it happened.
     """
 
-    def __init__(self, epoch, step, what):
+    def __init__(self, epoch, step, what, kept="the weights from before that step"):
         self.epoch, self.step = epoch, step
         super().__init__(
             f"training diverged: non-finite {what} at epoch {epoch}, step {step}; "
-            "the weights from before that step were kept (try a lower learning rate)"
+            f"kept {kept} (try a lower learning rate)"
         )
 
 
@@ -345,7 +346,8 @@ class MLP:
         return state
 
     def evaluate(self, X, y, batch_size=PREDICT_CHUNK):
-        """Mean data loss over ``X`` (no dropout, no L2 term)."""
+        """Mean data loss over ``X`` (no dropout, no L2 term), in passes of ``batch_size`` rows."""
+        batch_size = validation.check_positive_int("batch_size", batch_size)
         X, y2d, labels = self._check_xy(X, y)
         chunk = min(X.shape[0], batch_size)
         ws = Workspace(self.layout, chunk, self.dtype)
@@ -475,7 +477,10 @@ class MLP:
             optimizer.step_count += steps
             if status != kernels.OK:
                 what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
-                raise TrainingDiverged(epoch, failed, what)
+                if best_params is None:
+                    raise TrainingDiverged(epoch, failed, what)
+                self.params[:] = best_params
+                raise TrainingDiverged(epoch, failed, what, f"the best weights (epoch {history.best_epoch})")
             self.epochs_trained += 1
             history.loss.append(total / n)
             history.lr.append(lr)

@@ -42,18 +42,21 @@ class Optimizer:
         raise NotImplementedError
 
     def bind(self, n_params, dtype):
-        """Create the state for ``n_params`` parameters, or check the existing one fits."""
+        """Create the state for ``n_params`` parameters, or check the existing one fits.
+
+        Also checks the hyperparameters again: they are plain attributes that a
+        user may have changed since the optimizer was made, and the kernel
+        trusts them.
+        """
+        type(self)(**self._params())  # the constructor's checks, on the current values
         if self.state is None:
-            self.state = np.zeros((self.n_state_buffers(), n_params), dtype=dtype)
+            self.state = np.zeros((self.n_state, n_params), dtype=dtype)
             self.step_count = 0
-        elif self.state.shape[1] != n_params or self.state.dtype != dtype:
+        elif self.state.shape != (self.n_state, n_params) or self.state.dtype != dtype:
             raise ValueError(
                 f"this {type(self).__name__} already holds state for {self.state.shape[1]} "
                 f"{self.state.dtype} parameters; use a new optimizer for this network"
             )
-
-    def n_state_buffers(self):
-        return self.n_state
 
     def reset(self):
         """Forget the state: the next fit starts as a fresh optimizer."""
@@ -84,6 +87,7 @@ class SGD(Optimizer):
     """
 
     kind = kernel.SGD
+    n_state = 1  # the momentum buffer, kept even at momentum 0 so momentum can be turned on later
 
     def __init__(self, lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
         super().__init__(lr)
@@ -93,9 +97,6 @@ class SGD(Optimizer):
         self.dampening = _check_number("dampening", dampening)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening == 0")
-
-    def n_state_buffers(self):
-        return 1 if self.momentum != 0 else 0
 
     def hyper(self):
         return np.array([self.momentum, self.dampening, float(self.nesterov), self.weight_decay])

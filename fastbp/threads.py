@@ -11,6 +11,7 @@ layers keeps its own pool (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``).
 """
 
 import contextlib
+import numbers
 import os
 
 import numba
@@ -47,12 +48,12 @@ def set_num_threads(n):
 
 
 def check_threads(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n_threads must be a positive integer, got {n!r}")
     limit = numba.config.NUMBA_NUM_THREADS
     if n > limit:
         raise ValueError(f"n_threads={n} exceeds numba's pool of {limit} threads (NUMBA_NUM_THREADS)")
-    return n
+    return int(n)
 
 
 @contextlib.contextmanager

@@ -3,14 +3,14 @@
 import math
 
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf, expit
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu"]
 LOSSES = ["mse", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
 
 
 def sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    return expit(z)
 
 
 def activation(name, z):

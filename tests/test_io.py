@@ -48,7 +48,8 @@ def test_save_replaces_atomically_and_an_interrupted_save_keeps_the_old_file(tmp
     assert [p.name for p in tmp_path.iterdir()] == ["net.fbp"]  # no temporary file left behind
 
 
-def _rewrite(path, header_edit=None, data_edit=None):
+def _rewrite(path, header_edit=None, data_edit=None, reseal=True):
+    """Edit a saved file; ``reseal`` recomputes the checksum, so that only the other checks can object."""
     blob = path.read_bytes()
     start = len(io.MAGIC) + 8
     n = int.from_bytes(blob[len(io.MAGIC) : start], "little")
@@ -57,6 +58,8 @@ def _rewrite(path, header_edit=None, data_edit=None):
         header_edit(header)
     if data_edit:
         data = data_edit(data)
+    if reseal:
+        header["sha256"] = io._checksum(header, data)
     encoded = json.dumps(header).encode()
     path.write_bytes(io.MAGIC + len(encoded).to_bytes(8, "little") + encoded + data)
 
@@ -74,7 +77,21 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
             "magic",
         ),
         "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-5]), "bytes of parameters"),
-        "checksum": (lambda p: _rewrite(p, data_edit=lambda d: bytes([d[0] ^ 1]) + d[1:]), "checksum"),
+        "flipped data bit": (
+            lambda p: _rewrite(p, data_edit=lambda d: bytes([d[0] ^ 1]) + d[1:], reseal=False),
+            "checksum",
+        ),
+        "edited loss": (
+            lambda p: _rewrite(p, lambda h: h["config"].update(loss="mae"), reseal=False),
+            "checksum",
+        ),
+        "edited alpha": (
+            lambda p: _rewrite(p, lambda h: h["config"].update(alpha=9.5), reseal=False),
+            "checksum",
+        ),
+        "config not an object": (lambda p: _rewrite(p, lambda h: h.update(config=[1, 2])), "malformed"),
+        "boolean version": (lambda p: _rewrite(p, lambda h: h.update(format_version=True)), "malformed"),
+        "bad epochs_trained": (lambda p: _rewrite(p, lambda h: h.update(epochs_trained="x")), "malformed"),
         "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=2)), "format version 2"),
         "shape mismatch": (
             lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3])),
@@ -88,3 +105,16 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
         damage(path)
         with pytest.raises(io.ModelFileError, match=message):
             fastbp.load(path)
+
+
+def test_saved_file_follows_the_umask(tmp_path, trained):
+    import os
+    import stat
+
+    net, _ = trained
+    old = os.umask(0o022)
+    try:
+        net.save(tmp_path / "net.fbp")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "net.fbp").stat().st_mode) == 0o644

@@ -109,3 +109,19 @@ def test_matches_torch_optimizers_when_available(rng):
         net.fit(X, y, epochs=1, batch_size=5, optimizer=ours, shuffle=False)
         expected = np.concatenate([t.detach().numpy().ravel() for t in (w1, b1, w2, b2)])
         np.testing.assert_allclose(net.params, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_changed_hyperparameters_are_checked_and_momentum_can_be_turned_on(rng):
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    net = fastbp.MLP([3, 8, 1], dtype="float64", seed=0)
+    opt = fastbp.SGD(lr=0.01)
+    net.fit(X, y, epochs=1, optimizer=opt)
+    opt.momentum = 0.9  # as torch users edit param_groups
+    net.fit(X, y, epochs=2, optimizer=opt)
+    assert np.isfinite(net.params).all() and np.abs(opt.state[0]).max() > 0
+    opt.lr = -1.0
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        net.fit(X, y, epochs=1, optimizer=opt)
+    opt.lr = 0.01
+    with pytest.raises(ValueError, match="already holds state"):
+        fastbp.MLP([3, 9, 1], dtype="float64").fit(X, y, epochs=1, optimizer=opt)

@@ -1,7 +1,7 @@
 """Elementwise activation functions and their derivatives.
 
-tanh and the logistic function use vectorisable approximations in float32
-(``fastbp.kernels.fastmath``) and libm in float64.
+tanh uses a vectorisable approximation in float32 (``fastbp.kernels.fastmath``)
+and libm in float64.
 
 Each activation has a small integer code so that a whole network's activations
 travel into compiled code as one ``int64`` array.  The kernels work on flat
@@ -14,7 +14,7 @@ import math
 from numba import prange
 
 from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
-from .fastmath import logistic, tanh
+from .fastmath import tanh
 
 IDENTITY = 0
 RELU = 1
@@ -84,7 +84,7 @@ def _forward(code, z, a):
             a[i] = 0.5 * z[i] * (1.0 + math.erf(z[i] * INV_SQRT2))
     elif code == SIGMOID:
         for i in prange(n):
-            a[i] = logistic(z[i])
+            a[i] = sigmoid(z[i])
     elif code == TANH:
         for i in prange(n):
             a[i] = tanh(z[i])
@@ -93,7 +93,7 @@ def _forward(code, z, a):
             a[i] = _softplus(z[i])
     elif code == SILU:
         for i in prange(n):
-            a[i] = z[i] * logistic(z[i])
+            a[i] = z[i] * sigmoid(z[i])
 
 
 def _backward(code, z, a, g):
@@ -124,10 +124,10 @@ def _backward(code, z, a, g):
             g[i] = g[i] * (1.0 - a[i] * a[i])
     elif code == SOFTPLUS:
         for i in prange(n):
-            g[i] = g[i] if z[i] > SOFTPLUS_THRESHOLD else g[i] * logistic(z[i])
+            g[i] = g[i] if z[i] > SOFTPLUS_THRESHOLD else g[i] * sigmoid(z[i])
     elif code == SILU:
         for i in prange(n):
-            s = logistic(z[i])
+            s = sigmoid(z[i])
             g[i] = g[i] * s * (1.0 + z[i] * (1.0 - s))
 
 
