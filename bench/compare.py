@@ -94,7 +94,24 @@ def _timed(fn):
 def fastbp_epoch(case, X, y, threads):
     net = fastbp.MLP(case["sizes"], activation=case["activation"], loss=case["loss"], seed=0)
     opt = fastbp.Adam(lr=1e-3)
-    return lambda: net.fit(X, y, epochs=1, batch_size=case["batch"], optimizer=opt)
+
+    def epoch():
+        # n_threads sets fastbp's own threads; the BLAS that numba calls keeps its own pool,
+        # which the harness (not fastbp) limits to the same count, as it does for scikit-learn
+        with _blas_threads(threads):
+            net.fit(X, y, epochs=1, batch_size=case["batch"], optimizer=opt, n_threads=threads)
+
+    return epoch
+
+
+def _blas_threads(threads):
+    import contextlib
+
+    if threads >= (os.cpu_count() or 1):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads)
 
 
 def torch_epoch(case, X, y, threads):
@@ -192,7 +209,6 @@ def sklearn_epoch(case, X, y, threads):
     import warnings
 
     from sklearn.neural_network import MLPClassifier, MLPRegressor
-    from threadpoolctl import threadpool_limits
 
     common = {
         "hidden_layer_sizes": tuple(case["sizes"][1:-1]),
@@ -209,7 +225,7 @@ def sklearn_epoch(case, X, y, threads):
     kwargs = {"classes": np.arange(case["sizes"][-1])} if classify else {}
 
     def epoch():
-        with threadpool_limits(threads), warnings.catch_warnings():
+        with _blas_threads(threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.partial_fit(X, y, **kwargs)
 

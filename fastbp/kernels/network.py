@@ -212,6 +212,31 @@ def loss_gradient(
     return loss
 
 
+@jit
+def batch_rows(x, y, labels, order, shuffle, start, lo, hi, xb, yb, lb):
+    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels)`` views.
+
+    Without ``shuffle`` they are slices of the data.  With it, row ``k`` of the
+    batch is data row ``order[start + k]``, gathered into row ``k`` of the
+    batch buffers ``xb``, ``yb``, ``lb``.  Of ``y`` and ``labels`` the unused
+    one stays empty.
+    """
+    use_labels = labels.shape[0] > 0
+    if not shuffle:
+        xin = x[start + lo : start + hi]
+        yin = y[start + lo : start + hi] if not use_labels else y[:0]
+        lin = labels[start + lo : start + hi] if use_labels else labels[:0]
+        return xin, yin, lin
+    for k in range(lo, hi):
+        src = order[start + k]
+        xb[k, :] = x[src, :]
+        if use_labels:
+            lb[k] = labels[src]
+        else:
+            yb[k, :] = y[src, :]
+    return xb[lo:hi], (yb[lo:hi] if not use_labels else yb[:0]), (lb[lo:hi] if use_labels else lb[:0])
+
+
 def _chunked_loss_gradient(
     params,
     grad,
@@ -256,25 +281,10 @@ def _chunked_loss_gradient(
     act_len = zbuf.size // chunk_grads.shape[0]
     hid_len = hbuf.size // chunk_grads.shape[0]
     delta_len = dbuf.size // chunk_grads.shape[0]
-    use_labels = labels.shape[0] > 0
     for c in prange(n_chunks):
         r0 = c * chunk_rows
         r = min(chunk_rows, rows - r0)
-        if shuffle:
-            for k in range(r0, r0 + r):
-                src = order[start + k]
-                xb[k, :] = x[src, :]
-                if use_labels:
-                    lb[k] = labels[src]
-                else:
-                    yb[k, :] = y[src, :]
-            xin = xb[r0 : r0 + r]
-            yin = yb[r0 : r0 + r] if not use_labels else yb[:0]
-            lin = lb[r0 : r0 + r] if use_labels else lb[:0]
-        else:
-            xin = x[start + r0 : start + r0 + r]
-            yin = y[start + r0 : start + r0 + r] if not use_labels else y[:0]
-            lin = labels[start + r0 : start + r0 + r] if use_labels else labels[:0]
+        xin, yin, lin = batch_rows(x, y, labels, order, shuffle, start, r0, r0 + r, xb, yb, lb)
         chunk_loss[c] = r * loss_gradient(
             params,
             chunk_grads[c],
@@ -397,26 +407,11 @@ def train_epoch(
     n = x.shape[0]
     if shuffle:
         shuffled_order(order, epoch_key)
-    use_labels = labels.shape[0] > 0
     total = 0.0
     batch = 0
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
-        if shuffle:
-            for r in range(rows):
-                src = order[start + r]
-                xb[r, :] = x[src, :]
-                if use_labels:
-                    lb[r] = labels[src]
-                else:
-                    yb[r, :] = y[src, :]
-            xin = xb[:rows]
-            yin = yb[:rows] if not use_labels else yb[:0]
-            lin = lb[:rows] if use_labels else lb[:0]
-        else:
-            xin = x[start : start + rows]
-            yin = y[start : start + rows] if not use_labels else y[:0]
-            lin = labels[start : start + rows] if use_labels else labels[:0]
+        xin, yin, lin = batch_rows(x, y, labels, order, shuffle, start, 0, rows, xb, yb, lb)
         loss = loss_gradient(
             params,
             grad,
@@ -564,14 +559,11 @@ def evaluate_loss(
 ):
     """Mean data loss over all rows of ``x``, without dropout or the L2 term, in chunks of ``chunk`` rows."""
     n = x.shape[0]
-    use_labels = labels.shape[0] > 0
     no_drop = np.zeros(sizes.size - 1)
     total = 0.0
     for start in range(0, n, chunk):
         rows = min(chunk, n - start)
-        xin = x[start : start + rows]
-        yin = y[start : start + rows] if not use_labels else y[:0]
-        lin = labels[start : start + rows] if use_labels else labels[:0]
+        xin, yin, lin = batch_rows(x, y, labels, labels[:0], False, start, 0, rows, x, y, labels)
         out = forward(
             params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0), 0, blas
         )
