@@ -15,7 +15,7 @@ from .kernels.random import derive_key
 from .layout import Layout
 from .optimizers import get_optimizer
 from .schedules import get_schedule
-from .threads import using_threads
+from .threads import check_threads, using_threads
 from .workspace import Workspace, chunk_rows_for
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -421,6 +421,8 @@ class MLP:
         """
         epochs = validation.check_positive_int("epochs", epochs)
         batch_size = validation.check_positive_int("batch_size", batch_size)
+        if n_threads is not None:
+            check_threads(n_threads)
         if patience is not None:
             patience = validation.check_positive_int("patience", patience)
             if validation_data is None:
