@@ -237,3 +237,26 @@ def test_kernel_caches_are_stamped_with_the_whole_package(tmp_path):
     before = _jit.source_stamp(package)
     (package / "kernels" / "optimizers.py").write_text("x = 2\n")
     assert _jit.source_stamp(package) != before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,n_in,n_out", DENSE_SHAPES)
+def test_feature_major_dense_matches_reference(n, n_in, n_out, dtype, rng):
+    from fastbp.kernels import feature_major as fm
+
+    x = rng.normal(size=(n, n_in)).astype(dtype)
+    w = rng.normal(size=(n_in, n_out)).astype(dtype)
+    b = rng.normal(size=n_out).astype(dtype)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    zT = np.empty((n_out, n), dtype=dtype)
+    fm.dense_forward_fm(zT, np.ascontiguousarray(x.T), w, b)
+    np.testing.assert_allclose(zT.T, x64 @ w64 + b, **tolerance(dtype))
+    dz = rng.normal(size=(n, n_out)).astype(dtype)
+    gw = np.full((n_in, n_out), np.nan, dtype=dtype)
+    gb = np.full(n_out, np.nan, dtype=dtype)
+    fm.dense_backward_params_fm(np.ascontiguousarray(dz.T), np.ascontiguousarray(x.T), gw, gb)
+    np.testing.assert_allclose(gw, x64.T @ dz, **tolerance(dtype))
+    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **tolerance(dtype))
+    dxT = np.full((n_in, n), np.nan, dtype=dtype)
+    fm.dense_backward_input_fm(dxT, np.ascontiguousarray(dz.T), w)
+    np.testing.assert_allclose(dxT.T, dz.astype(np.float64) @ w64.T, **tolerance(dtype))

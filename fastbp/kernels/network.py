@@ -21,6 +21,7 @@ from numba import prange
 from .._jit import jit, jit_parallel
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward_input, dense_backward_params, dense_forward
+from .feature_major import gather_fm, loss_gradient_fm
 from .losses import loss_and_delta, output_transform
 from .optimizers import optimizer_update
 from .random import mix, uniform
@@ -213,28 +214,38 @@ def loss_gradient(
 
 
 @jit
-def batch_rows(x, y, labels, order, shuffle, start, lo, hi, xb, yb, lb):
-    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels)`` views.
+def batch_targets(y, labels, order, shuffle, start, lo, hi, yb, lb):
+    """Targets of the batch rows ``lo..hi`` as ``(y, labels)`` views, the unused one empty.
 
-    Without ``shuffle`` they are slices of the data.  With it, row ``k`` of the
-    batch is data row ``order[start + k]``, gathered into row ``k`` of the
-    batch buffers ``xb``, ``yb``, ``lb``.  Of ``y`` and ``labels`` the unused
-    one stays empty.
+    Without ``shuffle`` they are slices; with it, row ``k`` of the batch is data
+    row ``order[start + k]``, gathered into row ``k`` of ``yb`` or ``lb``.
     """
     use_labels = labels.shape[0] > 0
     if not shuffle:
-        xin = x[start + lo : start + hi]
         yin = y[start + lo : start + hi] if not use_labels else y[:0]
         lin = labels[start + lo : start + hi] if use_labels else labels[:0]
-        return xin, yin, lin
+        return yin, lin
     for k in range(lo, hi):
         src = order[start + k]
-        xb[k, :] = x[src, :]
         if use_labels:
             lb[k] = labels[src]
         else:
             yb[k, :] = y[src, :]
-    return xb[lo:hi], (yb[lo:hi] if not use_labels else yb[:0]), (lb[lo:hi] if use_labels else lb[:0])
+    return (yb[lo:hi] if not use_labels else yb[:0]), (lb[lo:hi] if use_labels else lb[:0])
+
+
+@jit
+def batch_rows(x, y, labels, order, shuffle, start, lo, hi, xb, yb, lb):
+    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels)`` views.
+
+    Like ``batch_targets``, with the features gathered into ``xb`` when ``shuffle``.
+    """
+    yin, lin = batch_targets(y, labels, order, shuffle, start, lo, hi, yb, lb)
+    if not shuffle:
+        return x[start + lo : start + hi], yin, lin
+    for k in range(lo, hi):
+        xb[k, :] = x[order[start + k], :]
+    return xb[lo:hi], yin, lin
 
 
 def _chunked_loss_gradient(
@@ -266,48 +277,44 @@ def _chunked_loss_gradient(
     hbuf,
     dbuf,
     dbuf2,
+    xtbuf,
+    tbuf,
     drop_key,
 ):
     """``loss_gradient`` of one batch, split into chunks of ``chunk_rows`` rows run in parallel.
 
     The batch is rows ``start .. start + rows`` of ``x`` (through ``order``
-    when ``shuffle``).  Chunk ``c`` gathers its own rows, runs the serial,
-    BLAS-free passes on its own slices of the work buffers and writes its own
-    row of ``chunk_grads``; the chunk gradients are then summed in chunk
-    order.  The split depends only on the batch size, so the result is the
-    same, bit for bit, for any number of threads.
+    when ``shuffle``).  Chunk ``c`` gathers its own rows, transposed, into its
+    slice of ``xtbuf``, runs the serial feature-major passes
+    (``feature_major.py``) on its own slices of the work buffers and writes
+    its own row of ``chunk_grads``; the chunk gradients are then summed in
+    chunk order.  The split depends only on the batch size, so the result is
+    the same, bit for bit, for any number of threads.
     """
     n_chunks = (rows + chunk_rows - 1) // chunk_rows
-    act_len = zbuf.size // chunk_grads.shape[0]
-    hid_len = hbuf.size // chunk_grads.shape[0]
-    delta_len = dbuf.size // chunk_grads.shape[0]
+    slots = chunk_grads.shape[0]
+    act_len = zbuf.size // slots
+    hid_len = hbuf.size // slots
+    delta_len = dbuf.size // slots
+    x_len = xtbuf.size // slots
+    t_len = tbuf.size // slots
+    n_in = x.shape[1]
     for c in prange(n_chunks):
         r0 = c * chunk_rows
         r = min(chunk_rows, rows - r0)
-        xin, yin, lin = batch_rows(x, y, labels, order, shuffle, start, r0, r0 + r, xb, yb, lb)
-        chunk_loss[c] = r * loss_gradient(
-            params,
-            chunk_grads[c],
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            drop,
-            act_off,
-            loss_code,
-            0.0,
-            xin,
-            yin,
-            lin,
+        xT = xtbuf[c * x_len : c * x_len + n_in * r].reshape(n_in, r)
+        gather_fm(x, order, shuffle, start, r0, r0 + r, xT)
+        yin, lin = batch_targets(y, labels, order, shuffle, start, r0, r0 + r, yb, lb)
+        chunk_loss[c] = r * loss_gradient_fm(
+            params, chunk_grads[c], sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, yin, lin,
             zbuf[c * act_len : (c + 1) * act_len],
             abuf[c * act_len : (c + 1) * act_len],
             hbuf[c * hid_len : (c + 1) * hid_len],
             dbuf[c * delta_len : (c + 1) * delta_len],
             dbuf2[c * delta_len : (c + 1) * delta_len],
-            drop_key,
-            r0,
-            False,
-        )
+            tbuf[c * t_len : (c + 1) * t_len],
+            drop_key, r0,
+        )  # fmt: skip
     # each chunk's gradient is of its own mean loss: weight it by its share of the rows
     loss = 0.0
     grad[:] = 0.0
@@ -475,6 +482,8 @@ def _train_epoch_chunked(
     hbuf,
     dbuf,
     dbuf2,
+    xtbuf,
+    tbuf,
     chunk_grads,
     chunk_loss,
 ):
@@ -521,6 +530,8 @@ def _train_epoch_chunked(
             hbuf,
             dbuf,
             dbuf2,
+            xtbuf,
+            tbuf,
             _batch_key(epoch_key, batch),
         )
         status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
