@@ -5,10 +5,9 @@ Two implementations of each product, chosen per call by ``blas``:
 - BLAS ``gemm`` through numba's ``np.dot`` (scipy's BLAS) for large layers.
   Never called inside a ``prange``, so a threaded BLAS never runs inside
   fastbp's own thread pool.
-- Plain loops for small layers, where a BLAS call costs more than the work.
-  The innermost loop always runs along contiguous memory (a row of ``w``,
-  ``z`` or ``dz``) so LLVM vectorises it.  These are the only products used
-  inside parallel regions.
+- Plain row-major loops, whose innermost loop runs along contiguous memory (a
+  row of ``w``, ``z`` or ``dz``) so LLVM vectorises it.  The parallel chunked
+  path uses the feature-major loops of ``feature_major.py`` instead.
 """
 
 import numpy as np
