@@ -16,6 +16,7 @@ transposed copy of the (small) output block by ``losses.loss_and_delta``.
 
 from .._jit import jit
 from .activations import activation_backward, activation_forward
+from .blocks import block, layer_input
 from .losses import loss_and_delta
 from .random import mix, uniform
 
@@ -96,22 +97,6 @@ def _dropout_fm(out, a, rate, layer_key, row0, width, rows):
 
 
 @jit
-def _block(buf, act_off, layer, rows, width):
-    start = act_off[layer]
-    return buf[start : start + rows * width]
-
-
-@jit
-def _input_fm(xT, abuf, hbuf, act_off, sizes, drop, layer, rows):
-    """The (sizes[layer], rows) input of ``layer``: xT, or the previous activations."""
-    if layer == 0:
-        return xT
-    width = sizes[layer]
-    source = hbuf if drop[layer - 1] > 0.0 else abuf
-    return _block(source, act_off, layer - 1, rows, width).reshape(width, rows)
-
-
-@jit
 def forward_fm(params, sizes, w_off, b_off, acts, drop, act_off, xT, zbuf, abuf, hbuf, drop_key, row0):
     """``network.forward`` on feature-major blocks; returns the output block (sizes[-1], rows)."""
     rows = xT.shape[1]
@@ -120,16 +105,16 @@ def forward_fm(params, sizes, w_off, b_off, acts, drop, act_off, xT, zbuf, abuf,
         n_in, n_out = sizes[layer], sizes[layer + 1]
         w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         b = params[b_off[layer] : b_off[layer] + n_out]
-        inp = _input_fm(xT, abuf, hbuf, act_off, sizes, drop, layer, rows)
-        z = _block(zbuf, act_off, layer, rows, n_out)
+        inp = layer_input(xT, abuf, hbuf, act_off, sizes, drop, layer, rows, True)
+        z = block(zbuf, act_off, layer, rows, n_out)
         dense_forward_fm(z.reshape(n_out, rows), inp, w, b)
-        a = _block(abuf, act_off, layer, rows, n_out)
+        a = block(abuf, act_off, layer, rows, n_out)
         activation_forward(acts[layer], z, a)
         if drop[layer] > 0.0:
-            h = _block(hbuf, act_off, layer, rows, n_out)
+            h = block(hbuf, act_off, layer, rows, n_out)
             _dropout_fm(h, a, drop[layer], mix(drop_key, layer), row0, n_out, rows)
     n_out = sizes[n_layers]
-    return _block(abuf, act_off, n_layers - 1, rows, n_out).reshape(n_out, rows)
+    return block(abuf, act_off, n_layers - 1, rows, n_out).reshape(n_out, rows)
 
 
 @jit
@@ -143,13 +128,13 @@ def backward_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, xT, zbuf
     top = n_layers - 1
     n_top = sizes[n_layers]
     activation_backward(
-        acts[top], _block(zbuf, act_off, top, rows, n_top), _block(abuf, act_off, top, rows, n_top),
+        acts[top], block(zbuf, act_off, top, rows, n_top), block(abuf, act_off, top, rows, n_top),
         cur[: rows * n_top],
     )  # fmt: skip
     for layer in range(top, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         dz = cur[: rows * n_out].reshape(n_out, rows)
-        inp = _input_fm(xT, abuf, hbuf, act_off, sizes, drop, layer, rows)
+        inp = layer_input(xT, abuf, hbuf, act_off, sizes, drop, layer, rows, True)
         gw = grad[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         gb = grad[b_off[layer] : b_off[layer] + n_out]
         dense_backward_params_fm(dz, inp, gw, gb)
@@ -161,8 +146,8 @@ def backward_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, xT, zbuf
         below = layer - 1
         if drop[below] > 0.0:
             _dropout_fm(dx, dx, drop[below], mix(drop_key, below), row0, n_in, rows)
-        z_below = _block(zbuf, act_off, below, rows, n_in)
-        activation_backward(acts[below], z_below, _block(abuf, act_off, below, rows, n_in), dx)
+        z_below = block(zbuf, act_off, below, rows, n_in)
+        activation_backward(acts[below], z_below, block(abuf, act_off, below, rows, n_in), dx)
         cur, other = other, cur
 
 

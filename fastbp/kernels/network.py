@@ -20,6 +20,7 @@ from numba import prange
 
 from .._jit import jit, jit_parallel
 from .activations import activation_backward, activation_forward
+from .blocks import block, layer_input
 from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .feature_major import gather_fm, loss_gradient_fm
 from .losses import loss_and_delta, output_transform
@@ -29,22 +30,6 @@ from .random import mix, uniform
 OK = 0
 NONFINITE_LOSS = 1
 NONFINITE_GRAD = 2
-
-
-@jit
-def _block(buf, act_off, layer, rows, width):
-    start = act_off[layer]
-    return buf[start : start + rows * width]
-
-
-@jit
-def _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows):
-    """The (rows, sizes[layer]) input of ``layer``: x, or the previous activations."""
-    if layer == 0:
-        return x
-    width = sizes[layer]
-    source = hbuf if drop[layer - 1] > 0.0 else abuf
-    return _block(source, act_off, layer - 1, rows, width).reshape(rows, width)
 
 
 @jit
@@ -62,17 +47,17 @@ def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbu
         n_in, n_out = sizes[layer], sizes[layer + 1]
         w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         b = params[b_off[layer] : b_off[layer] + n_out]
-        inp = _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows)
-        z = _block(zbuf, act_off, layer, rows, n_out)
+        inp = layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, False)
+        z = block(zbuf, act_off, layer, rows, n_out)
         dense_forward(z.reshape(rows, n_out), inp, w, b, blas)
-        a = _block(abuf, act_off, layer, rows, n_out)
+        a = block(abuf, act_off, layer, rows, n_out)
         activation_forward(acts[layer], z, a)
         if drop[layer] > 0.0:
             _dropout(
-                _block(hbuf, act_off, layer, rows, n_out), a, drop[layer], mix(drop_key, layer), row0 * n_out
+                block(hbuf, act_off, layer, rows, n_out), a, drop[layer], mix(drop_key, layer), row0 * n_out
             )
     n_out = sizes[n_layers]
-    return _block(abuf, act_off, n_layers - 1, rows, n_out).reshape(rows, n_out)
+    return block(abuf, act_off, n_layers - 1, rows, n_out).reshape(rows, n_out)
 
 
 @jit
@@ -117,14 +102,14 @@ def backward(
     n_top = sizes[n_layers]
     activation_backward(
         acts[top],
-        _block(zbuf, act_off, top, rows, n_top),
-        _block(abuf, act_off, top, rows, n_top),
+        block(zbuf, act_off, top, rows, n_top),
+        block(abuf, act_off, top, rows, n_top),
         cur[: rows * n_top],
     )
     for layer in range(top, -1, -1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         dz = cur[: rows * n_out].reshape(rows, n_out)
-        inp = _layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows)
+        inp = layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, False)
         gw = grad[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         gb = grad[b_off[layer] : b_off[layer] + n_out]
         dense_backward_params(dz, inp, gw, gb, blas)
@@ -138,8 +123,8 @@ def backward(
             _dropout(dx, dx, drop[below], mix(drop_key, below), row0 * n_in)
         activation_backward(
             acts[below],
-            _block(zbuf, act_off, below, rows, n_in),
-            _block(abuf, act_off, below, rows, n_in),
+            block(zbuf, act_off, below, rows, n_in),
+            block(abuf, act_off, below, rows, n_in),
             dx,
         )
         cur, other = other, cur
