@@ -334,7 +334,9 @@ class MLP:
 
     def _small_workspace(self):
         """This thread's reusable workspace for predicts of up to SMALL_PREDICT_ROWS rows."""
-        local = self.__dict__.setdefault("_scratch", threading.local())
+        local = self.__dict__.get("_scratch")
+        if local is None:
+            local = self.__dict__.setdefault("_scratch", threading.local())
         ws = getattr(local, "workspace", None)
         if ws is None:
             ws = local.workspace = Workspace(self.layout, SMALL_PREDICT_ROWS, self.dtype)

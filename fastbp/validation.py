@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .kernels import losses
+from .kernels.network import all_finite
 
 
 def check_positive_int(name, value):
@@ -34,7 +35,7 @@ def check_features(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} has no rows")
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features, the network expects {n_features}")
-    if not np.isfinite(arr).all():
+    if not all_finite(arr.reshape(-1)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
 

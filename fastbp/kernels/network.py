@@ -319,7 +319,8 @@ chunked_loss_gradient = jit_parallel(_chunked_loss_gradient)
 
 
 @jit
-def _all_finite(v):
+def all_finite(v):
+    """True when the 1-D array ``v`` holds no NaN or inf; one pass, no temporary array."""
     s = 0.0
     for i in range(v.size):
         s += v[i] * 0.0
@@ -342,7 +343,7 @@ def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss):
     """Apply one optimizer step if the loss and gradient are finite; return the status."""
     if not math.isfinite(loss):
         return NONFINITE_LOSS
-    if not _all_finite(grad):
+    if not all_finite(grad):
         return NONFINITE_GRAD
     optimizer_update(opt_kind, opt_hyper, lr, step, params, grad, opt_state)
     return OK
