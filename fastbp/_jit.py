@@ -26,10 +26,9 @@ JIT_OPTIONS = {
 # thread.  Measured on 2 cores (784-256-128-10, batch 128, Adam): with the
 # threshold at 2**16 the parallel Adam update ran every step, numba's OpenMP
 # workers kept spinning afterwards while OpenBLAS's threads needed the cores,
-# and an epoch ran at 15k samples/s instead of about 90k.  The matrix products
+# and an epoch ran at 15k samples/s instead of 63k-67k.  The matrix products
 # already use BLAS's threads, so the loops go parallel only when they are
 # large enough to amortise that.
-# Numba's cache does not notice a change here: delete fastbp's __pycache__.
 PARALLEL_MIN_ELEMENTS = 1 << 22
 
 

@@ -467,7 +467,7 @@ class MLP:
                         self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
                         sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
                         X, y2d, labels, batch_size, shuffle, key, chunk_rows,
-                        ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                        ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
                         ws.xtbuf, ws.tbuf, ws.chunk_grads, ws.chunk_loss,
                     )  # fmt: skip
                 else:

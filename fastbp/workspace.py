@@ -60,7 +60,7 @@ class Workspace:
         chunk_slots = n_chunks if chunk_rows else 0
         self.xtbuf = np.empty(chunk_slots * pass_rows * layout.sizes[0], dtype=dtype)
         self.tbuf = np.empty(chunk_slots * 2 * pass_rows * layout.sizes[-1], dtype=dtype)
-        self.xb = np.empty((0 if chunk_rows else gather_rows, layout.sizes[0]), dtype=dtype)
+        self.xb = np.empty((0 if chunk_rows else gather_rows, layout.sizes[0]), dtype=dtype)  # serial path
         self.yb = np.empty((gather_rows if n_targets else 0, max(n_targets, layout.sizes[-1])), dtype=dtype)
         self.lb = np.empty(gather_rows if not n_targets else 0, dtype=np.int64)
         self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, layout.n_params), dtype=dtype)

@@ -23,7 +23,7 @@ def _chunked_and_serial(net, X, y, rows, chunk_rows, drop_key, shuffle, rng):
     loss = network.chunked_loss_gradient(
         net.params, grad, ws.chunk_grads, ws.chunk_loss, sizes, w_off, b_off, acts, net._drop, ws.act_off,
         net._loss_code, net.alpha, X, y2d, labels, order, start, rows, shuffle, chunk_rows,
-        ws.xb, ws.yb, ws.lb, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, ws.xtbuf, ws.tbuf, drop_key,
+        ws.yb, ws.lb, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, ws.xtbuf, ws.tbuf, drop_key,
     )  # fmt: skip
     index = order[start : start + rows] if shuffle else np.arange(start, start + rows)
     batch_y = labels[index] if labels.size else y2d[index]

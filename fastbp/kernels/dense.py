@@ -14,12 +14,8 @@ import numpy as np
 
 from .._jit import jit
 
-
-@jit
-def _use_blas(blas, n, n_in, n_out):
-    # Measured: even at 32x10x5 a BLAS call is no slower than the loops, and
-    # from 64x64x64 up it is 3-9x faster, so BLAS is used wherever allowed.
-    return blas
+# Measured: even at 32x10x5 a BLAS call is no slower than the loops, and from
+# 64x64x64 up it is 3-9x faster, so BLAS is used wherever the caller allows it.
 
 
 @jit
@@ -30,7 +26,7 @@ def dense_forward(z, x, w, b, blas):
     """
     n, n_out = z.shape
     n_in = x.shape[1]
-    if _use_blas(blas, n, n_in, n_out):
+    if blas:
         np.dot(x, w, z)
         for i in range(n):
             for j in range(n_out):
@@ -58,7 +54,7 @@ def dense_backward_params(dz, x, gw, gb, blas):
     for i in range(n):
         for j in range(n_out):
             gb[j] += dz[i, j]
-    if _use_blas(blas, n, n_in, n_out):
+    if blas:
         np.dot(x.T, dz, gw)
         return
     gw[:, :] = 0.0
@@ -77,7 +73,7 @@ def dense_backward_input(dx, dz, w, blas):
     """
     n, n_in = dx.shape
     n_out = dz.shape[1]
-    if _use_blas(blas, n, n_in, n_out):
+    if blas:
         np.dot(dz, w.T, dx)
         return
     zero = dx.dtype.type(0)  # accumulate in the arrays' precision, as BLAS does

@@ -131,7 +131,7 @@ def backward(
 
 
 @jit
-def l2_penalty(params, grad, sizes, w_off, alpha, rows, want_grad):
+def l2_penalty(params, grad, sizes, w_off, alpha, rows):
     """Add scikit-learn's L2 term to ``grad``: alpha * W / rows; return 0.5 * alpha * |W|^2 / rows."""
     total = 0.0
     scale = alpha / rows
@@ -139,8 +139,7 @@ def l2_penalty(params, grad, sizes, w_off, alpha, rows, want_grad):
         start = w_off[layer]
         for i in range(start, start + sizes[layer] * sizes[layer + 1]):
             total += params[i] * params[i]
-            if want_grad:
-                grad[i] += scale * params[i]
+            grad[i] += scale * params[i]
     return 0.5 * scale * total
 
 
@@ -194,7 +193,7 @@ def loss_gradient(
         blas,
     )
     if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows, True)
+        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows)
     return loss
 
 
@@ -254,7 +253,6 @@ def _chunked_loss_gradient(
     rows,
     shuffle,
     chunk_rows,
-    xb,
     yb,
     lb,
     zbuf,
@@ -311,7 +309,7 @@ def _chunked_loss_gradient(
             grad[p] += share * chunk_grads[c, p]
     loss /= rows
     if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows, True)
+        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows)
     return loss
 
 
@@ -459,7 +457,6 @@ def _train_epoch_chunked(
     shuffle,
     epoch_key,
     chunk_rows,
-    xb,
     yb,
     lb,
     order,
@@ -508,7 +505,6 @@ def _train_epoch_chunked(
             rows,
             shuffle,
             chunk_rows,
-            xb,
             yb,
             lb,
             zbuf,

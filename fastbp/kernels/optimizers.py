@@ -26,8 +26,9 @@ def _flush(x, tiny):
 
     A state buffer that decays geometrically (a moment whose gradient is zero,
     as for a dead relu unit) spends hundreds of steps as a subnormal number, and
-    x86 does subnormal arithmetic about 100x slower: a float32 Adam update on
-    784-256-128-10 took 7 ms instead of 0.07 ms.  Values this small change no
+    x86 does subnormal arithmetic far slower.  Measured on 784-256-128-10
+    (batch 128, Adam): with 137k-148k of 235k first moments subnormal, an
+    epoch ran at 40k-47k samples/s; flushed, at 92k-102k.  Values this small change no
     update by more than about 1e-30, so they are dropped, as XLA's
     flush-to-zero mode would.
     """
