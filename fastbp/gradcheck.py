@@ -3,14 +3,14 @@
 import numpy as np
 
 
-def numerical_gradient(net, X, y, eps=1e-5, dropout_seed=None):
+def numerical_gradient(net, X, y, eps=1e-5, dropout_seed=None, sample_weight=None):
     """Central-difference gradient of the loss in float64, one parameter at a time.
 
     Returns ``(analytic, numeric)``, both float64 arrays of shape (n_params,),
     computed on a float64 copy of ``net`` (``net`` itself is not changed).
     """
     net64 = net.copy(dtype="float64")
-    loss_grad = net64._loss_grad_function(X, y, dropout_seed)
+    loss_grad = net64._loss_grad_function(X, y, dropout_seed, sample_weight)
     scratch = np.empty_like(net64.params)
 
     def loss():
@@ -31,7 +31,7 @@ def numerical_gradient(net, X, y, eps=1e-5, dropout_seed=None):
     return analytic, numeric
 
 
-def gradcheck(net, X, y, eps=1e-5, floor=1e-4, dropout_seed=None):
+def gradcheck(net, X, y, eps=1e-5, floor=1e-4, dropout_seed=None, sample_weight=None):
     """Largest relative error between ``loss_grad`` and float64 central differences.
 
     The relative error of parameter ``i`` is
@@ -51,11 +51,13 @@ def gradcheck(net, X, y, eps=1e-5, floor=1e-4, dropout_seed=None):
     floor : float, default 1e-4
     dropout_seed : int, optional
         Check the dropout path with this fixed mask.
+    sample_weight : array-like of shape (n,), optional
+        Check the weighted loss.
 
     Returns
     -------
     float
     """
-    analytic, numeric = numerical_gradient(net, X, y, eps, dropout_seed)
+    analytic, numeric = numerical_gradient(net, X, y, eps, dropout_seed, sample_weight)
     scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
     return float(np.max(np.abs(analytic - numeric) / scale))

@@ -24,6 +24,7 @@ PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffer
 # predict keeps one workspace of this many rows per thread and reuses it for
 # calls with no more rows: building one costs ~14 us, most of a one-row predict.
 SMALL_PREDICT_ROWS = 64
+NO_WEIGHTS = np.empty(0)  # the kernels' "every row has weight 1"
 
 
 class TrainingDiverged(FloatingPointError):
@@ -112,7 +113,8 @@ class MLP:
         Hidden-layer activation, one name for all or one per hidden layer:
         identity, relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu.
     loss : str, default "mse"
-        mse, mae, huber, cross_entropy or binary_cross_entropy.
+        mse, squared_error (half the mse), mae, huber, cross_entropy or
+        binary_cross_entropy.
     output : str, optional
         Output function.  cross_entropy implies "softmax" and
         binary_cross_entropy "sigmoid" (the loss works on the logits).  For
@@ -260,14 +262,14 @@ class MLP:
         y2d, labels = validation.check_targets(y, X.shape[0], self.sizes[-1], self._loss_code, self.dtype)
         return X, y2d, labels
 
-    def _loss_grad_into(self, X, y2d, labels, grad, ws, drop, drop_key):
+    def _loss_grad_into(self, X, y2d, labels, sw, grad, ws, drop, drop_key):
         sizes, w_off, b_off, acts = self._net_args()
         return kernels.loss_gradient(
             self.params, grad, sizes, w_off, b_off, acts, drop, ws.act_off, self._loss_code, self.alpha,
-            X, y2d, labels, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, drop_key, 0, True,
+            X, y2d, labels, sw, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, drop_key, 0, True,
         )  # fmt: skip
 
-    def loss_grad(self, X, y, dropout_seed=None):
+    def loss_grad(self, X, y, dropout_seed=None, sample_weight=None):
         """Mean loss over the rows of ``X`` and its gradient; the weights are not changed.
 
         Parameters
@@ -277,6 +279,9 @@ class MLP:
         dropout_seed : int, optional
             Without it dropout is off.  With it dropout is on, its mask drawn from
             this seed (the same seed gives the same mask).
+        sample_weight : array-like of shape (n,), optional
+            Non-negative row weights, rescaled to mean 1: the loss is
+            ``sum(w_i * loss_i) / n``.
 
         Returns
         -------
@@ -286,21 +291,22 @@ class MLP:
             Same layout and dtype as ``params``.
         """
         grad = np.empty_like(self.params)
-        loss = self._loss_grad_function(X, y, dropout_seed)(grad)
+        loss = self._loss_grad_function(X, y, dropout_seed, sample_weight)(grad)
         return float(loss), grad
 
-    def _loss_grad_function(self, X, y, dropout_seed=None):
+    def _loss_grad_function(self, X, y, dropout_seed=None, sample_weight=None):
         """Check the data once and return ``f(grad) -> loss`` for the current weights.
 
         ``f`` writes the gradient into ``grad`` (n_params,) and can be called
         again after the weights change (``gradcheck`` does, once per parameter).
         """
         X, y2d, labels = self._check_xy(X, y)
+        sw = validation.check_sample_weight(sample_weight, X.shape[0])
         use_dropout = dropout_seed is not None and any(self.dropout)
         ws = Workspace(self.layout, X.shape[0], self.dtype, dropout=use_dropout)
         drop = self._drop if use_dropout else np.zeros_like(self._drop)
         key = np.uint64(0) if dropout_seed is None else derive_key(_as_seed(dropout_seed))
-        return lambda grad: self._loss_grad_into(X, y2d, labels, grad, ws, drop, key)
+        return lambda grad: self._loss_grad_into(X, y2d, labels, sw, grad, ws, drop, key)
 
     def predict(self, X, n_threads=None):
         """Network outputs with the output function applied.
@@ -347,19 +353,23 @@ class MLP:
         state.pop("_scratch", None)  # per-thread scratch buffers are not part of the model
         return state
 
-    def evaluate(self, X, y, batch_size=PREDICT_CHUNK):
-        """Mean data loss over ``X`` (no dropout, no L2 term), in passes of ``batch_size`` rows."""
+    def evaluate(self, X, y, batch_size=PREDICT_CHUNK, sample_weight=None):
+        """Mean data loss over ``X`` (no dropout, no L2 term), in passes of ``batch_size`` rows.
+
+        With ``sample_weight`` (n,) the mean is weighted.
+        """
         batch_size = validation.check_positive_int("batch_size", batch_size)
         X, y2d, labels = self._check_xy(X, y)
+        sw = validation.check_sample_weight(sample_weight, X.shape[0])
         chunk = min(X.shape[0], batch_size)
         ws = Workspace(self.layout, chunk, self.dtype)
-        return self._evaluate(X, y2d, labels, ws)
+        return self._evaluate(X, y2d, labels, sw, ws)
 
-    def _evaluate(self, X, y2d, labels, ws):
+    def _evaluate(self, X, y2d, labels, sw, ws):
         sizes, w_off, b_off, acts = self._net_args()
         loss = kernels.evaluate_loss(
             self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
-            X, y2d, labels, ws.rows, ws.zbuf, ws.abuf, True,
+            X, y2d, labels, sw, ws.rows, ws.zbuf, ws.abuf, True,
         )  # fmt: skip
         return float(loss)
 
@@ -379,6 +389,7 @@ class MLP:
         patience=None,
         min_delta=0.0,
         n_threads=None,
+        sample_weight=None,
     ):
         """Train with mini-batch backpropagation; each epoch is one compiled call.
 
@@ -416,6 +427,9 @@ class MLP:
         n_threads : int, optional
             Threads for this call (see ``fastbp.set_num_threads``).  The result
             does not depend on it.
+        sample_weight : array-like of shape (n,), optional
+            Non-negative row weights, rescaled to mean 1 over ``X``; each batch's
+            loss is ``sum(w_i * loss_i) / rows``.
 
         Returns
         -------
@@ -432,6 +446,7 @@ class MLP:
         optimizer = get_optimizer(optimizer)
         schedule = get_schedule(lr_schedule, epochs)
         X, y2d, labels = self._check_xy(X, y)
+        sw = validation.check_sample_weight(sample_weight, X.shape[0])
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val)")
@@ -446,7 +461,7 @@ class MLP:
         chunk_rows = chunk_rows_for(self.layout, rows)
         ws = Workspace(
             self.layout, rows, self.dtype, dropout=any(self.dropout), gather=shuffle,
-            n_targets=0 if labels.size else y2d.shape[1], chunk_rows=chunk_rows,
+            n_targets=0 if labels.size else y2d.shape[1], chunk_rows=chunk_rows, weighted=sw.size > 0,
         )  # fmt: skip
         order = np.empty(n if shuffle else 0, dtype=np.int64)
         val_ws = None
@@ -466,16 +481,16 @@ class MLP:
                     total, steps, status, failed = kernels.train_epoch_chunked(
                         self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
                         sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, batch_size, shuffle, key, chunk_rows,
-                        ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                        X, y2d, labels, sw, batch_size, shuffle, key, chunk_rows,
+                        ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
                         ws.xtbuf, ws.tbuf, ws.chunk_grads, ws.chunk_loss,
                     )  # fmt: skip
                 else:
                     total, steps, status, failed = kernels.train_epoch(
                         self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
                         sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, batch_size, shuffle, key,
-                        ws.xb, ws.yb, ws.lb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                        X, y2d, labels, sw, batch_size, shuffle, key,
+                        ws.xb, ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
                     )  # fmt: skip
             seconds = time.perf_counter() - start
             optimizer.step_count += steps
@@ -491,7 +506,7 @@ class MLP:
             history.seconds.append(seconds)
             monitored = history.loss[-1]
             if val_ws is not None:
-                monitored = self._evaluate(X_val, y_val, labels_val, val_ws)
+                monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws)
                 history.val_loss.append(monitored)
             schedule.observe(epoch, monitored)
             if verbose:

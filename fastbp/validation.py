@@ -74,3 +74,27 @@ def check_targets(y, n_rows, n_out, loss_code, dtype, name="y"):
         if arr.min() < 0 or arr.max() > 1:
             raise ValueError(f"{name}: {losses.NAMES[loss_code]} targets must lie in [0, 1]")
     return arr, no_labels
+
+
+def check_sample_weight(sample_weight, n_rows, name="sample_weight"):
+    """Row weights as a float64 (n_rows,) array rescaled to mean 1, or an empty array for None.
+
+    The rescaling keeps the loss on the scale of the unweighted one, so the
+    learning rate and ``alpha`` mean the same with and without weights.
+    """
+    if sample_weight is None:
+        return np.empty(0)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {w.dtype}")
+    if w.ndim == 0:
+        w = np.full(n_rows, float(w))
+    if w.shape != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},), got {w.shape}")
+    w = np.asarray(w, dtype=np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0")
+    total = w.sum()
+    if not total > 0:
+        raise ValueError(f"{name} must have a positive sum")
+    return np.ascontiguousarray(w * (n_rows / total))

@@ -37,12 +37,16 @@ class Workspace:
         Whether shuffled batches are gathered (then a batch copy of X and y is kept).
     n_targets : int
         Columns of the float targets (0 when class labels are used instead).
+    weighted : bool
+        Whether rows carry sample weights (then shuffled batches gather them).
     chunk_rows : int
         0 for one pass over ``rows`` rows; otherwise the buffers hold one slice
         per chunk of ``chunk_rows`` rows, and one gradient per chunk.
     """
 
-    def __init__(self, layout, rows, dtype, dropout=False, gather=False, n_targets=0, chunk_rows=0):
+    def __init__(
+        self, layout, rows, dtype, dropout=False, gather=False, n_targets=0, chunk_rows=0, weighted=False
+    ):
         self.rows = rows
         self.chunk_rows = chunk_rows
         pass_rows = chunk_rows or rows
@@ -63,5 +67,6 @@ class Workspace:
         self.xb = np.empty((0 if chunk_rows else gather_rows, layout.sizes[0]), dtype=dtype)  # serial path
         self.yb = np.empty((gather_rows if n_targets else 0, max(n_targets, layout.sizes[-1])), dtype=dtype)
         self.lb = np.empty(gather_rows if not n_targets else 0, dtype=np.int64)
+        self.wb = np.empty(gather_rows if weighted else 0)
         self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, layout.n_params), dtype=dtype)
         self.chunk_loss = np.empty(n_chunks if chunk_rows else 0)

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import erf, expit
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu"]
-LOSSES = ["mse", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
+LOSSES = ["mse", "squared_error", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
 
 
 def sigmoid(z):
@@ -66,8 +66,17 @@ def log_softmax(z):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def loss(name, out, target):
-    """Mean loss and its gradient w.r.t. ``out`` (n, k); ``target`` is (n, k) or (n,) labels."""
+def loss(name, out, target, w=None):
+    """Mean loss and its gradient w.r.t. ``out`` (n, k); ``target`` is (n, k) or (n,) labels.
+
+    With row weights ``w`` (n,) each row's loss is multiplied by its weight
+    before the mean.
+    """
+    if w is not None:
+        rows = [loss(name, out[i : i + 1], target[i : i + 1]) for i in range(len(out))]
+        value = sum(wi * v for wi, (v, _) in zip(w, rows)) / len(out)
+        grad = np.concatenate([wi * g for wi, (_, g) in zip(w, rows)]) / len(out)
+        return value, grad
     out = np.asarray(out, dtype=np.float64)
     n, k = out.shape
     if name == "cross_entropy":
@@ -80,6 +89,8 @@ def loss(name, out, target):
     d = out - target
     if name == "mse":
         return (d**2).mean(), 2 * d / d.size
+    if name == "squared_error":
+        return 0.5 * (d**2).mean(), d / d.size
     if name == "mae":
         return np.abs(d).mean(), np.sign(d) / d.size
     if name == "huber":

@@ -38,6 +38,24 @@ def test_gradient_every_activation_and_loss(activation, loss, rng):
     assert fastbp.gradcheck(net, X, y) < TOL
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_gradient_with_sample_weights(loss, rng):
+    n_out = 2 if loss != "cross_entropy" else 3
+    net = fastbp.MLP([4, 6, n_out], activation="tanh", loss=loss, alpha=0.1, dtype="float64", seed=4)
+    _randomise_biases(net, rng)
+    X, y = _problem(loss, 4, n_out, 7, rng)
+    w = rng.uniform(0, 3, size=7)
+    w[2] = 0.0  # a row that counts for nothing
+    assert fastbp.gradcheck(net, X, y, sample_weight=w) < TOL
+    # weights rescale to mean 1: the loss is the weighted mean of the row losses
+    loss_value, _ = net.loss_grad(X, y, sample_weight=w)
+    rows = [net.loss_grad(X[i : i + 1], y[i : i + 1], sample_weight=None)[0] for i in range(7)]
+    penalty = 0.5 * 0.1 * sum((c**2).sum() for c in net.coefs_)
+    data = [r - penalty for r in rows]  # one-row losses carry the L2 term divided by 1 row
+    expected = np.dot(w, data) / w.sum() + penalty / 7
+    assert loss_value == pytest.approx(expected, rel=1e-12)
+
+
 def test_gradient_deep_network_with_mixed_activations(rng):
     acts = ["tanh", "gelu", "silu", "elu", "softplus"]
     net = fastbp.MLP([7, 9, 8, 6, 5, 3, 4], activation=acts, loss="cross_entropy", dtype="float64", seed=5)
@@ -131,7 +149,7 @@ def test_gradcheck_reports_a_broken_gradient(rng, monkeypatch):
 
     def off_by_a_bit(self, *args):
         loss = original(self, *args)
-        args[3][0] *= 1.001  # grad is the 4th argument
+        args[4][0] *= 1.001  # grad is the 5th argument
         return loss
 
     monkeypatch.setattr(fastbp.MLP, "_loss_grad_into", off_by_a_bit)

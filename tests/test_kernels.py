@@ -114,10 +114,14 @@ def _targets(name, n, k, rng, dtype):
     return rng.normal(size=(n, k)).astype(dtype)
 
 
+NO_WEIGHTS = np.empty(0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("n,k", [(1, 1), (1, 3), (5, 1), (17, 4)])
-def test_loss_matches_reference(name, n, k, dtype, rng):
+def test_loss_matches_reference(name, n, k, dtype, weighted, rng):
     if name == "cross_entropy" and k == 1:
         k = 2
     out = (rng.normal(size=(n, k)) * 2).astype(dtype)
@@ -126,9 +130,10 @@ def test_loss_matches_reference(name, n, k, dtype, rng):
         y, labels = np.empty((0, k), dtype=dtype), target.astype(np.int64)
     else:
         y, labels = target, np.empty(0, dtype=np.int64)
+    w = rng.uniform(0, 3, size=n) if weighted else None
     delta = np.empty_like(out)
-    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, delta, True)
-    expected_value, expected_delta = ref.loss(name, out.astype(np.float64), target)
+    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, NO_WEIGHTS if w is None else w, delta, True)
+    expected_value, expected_delta = ref.loss(name, out.astype(np.float64), target, w)
     np.testing.assert_allclose(value, expected_value, **tolerance(dtype))
     np.testing.assert_allclose(delta, expected_delta, **tolerance(dtype))
 
@@ -137,7 +142,7 @@ def test_cross_entropy_soft_targets_match_reference(rng):
     out = rng.normal(size=(6, 4))
     target = rng.dirichlet(np.ones(4), size=6)
     delta = np.empty_like(out)
-    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, np.empty(0, np.int64), delta, True)
+    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, np.empty(0, np.int64), NO_WEIGHTS, delta, True)
     expected_value, expected_delta = ref.loss("cross_entropy", out, target)
     np.testing.assert_allclose(value, expected_value, rtol=1e-12)
     np.testing.assert_allclose(delta, expected_delta, rtol=1e-11, atol=1e-14)
@@ -147,11 +152,11 @@ def test_logit_losses_are_stable_for_huge_logits():
     out = np.array([[1e4, -1e4], [-1e4, 1e4]])
     delta = np.empty_like(out)
     labels = np.array([1, 1])
-    ce = losses.loss_and_delta(losses.CROSS_ENTROPY, out, np.empty((0, 2)), labels, delta, True)
+    ce = losses.loss_and_delta(losses.CROSS_ENTROPY, out, np.empty((0, 2)), labels, NO_WEIGHTS, delta, True)
     assert ce == pytest.approx(1e4)  # first row is wrong by 2e4 logits, second is right: mean 1e4
     np.testing.assert_allclose(delta, [[0.5, -0.5], [0.0, 0.0]])
     y = np.array([[0.0, 1.0], [1.0, 0.0]])
-    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, np.empty(0, np.int64), delta, True)
+    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, np.empty(0, np.int64), NO_WEIGHTS, delta, True)
     assert bce == pytest.approx(1e4)  # every element off by 1e4
     np.testing.assert_allclose(delta, [[0.25, -0.25], [-0.25, 0.25]])
 

@@ -269,3 +269,39 @@ def test_bad_data_is_refused_before_any_work(rng):
         with pytest.raises(ValueError, match=message):
             net.fit(X, y, **kwargs)
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_integer_sample_weights_equal_repeated_rows(rng):
+    """Full-batch gradient descent: weight 2 on a row is that row twice."""
+    X = rng.normal(size=(9, 3))
+    y = rng.integers(0, 3, size=9)
+    w = rng.integers(0, 4, size=9)
+    w[0] = 1
+    repeated = np.repeat(np.arange(9), w)
+    a = fastbp.MLP([3, 5, 3], loss="cross_entropy", dtype="float64", alpha=0.0, seed=1)
+    b = a.copy()
+    a.fit(X, y, epochs=5, batch_size=9, optimizer=fastbp.SGD(lr=0.1), shuffle=False, sample_weight=w)
+    b.fit(X[repeated], y[repeated], epochs=5, batch_size=len(repeated), optimizer=fastbp.SGD(lr=0.1),
+          shuffle=False)  # fmt: skip
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_size", [7, 64])
+def test_unit_sample_weights_change_nothing(batch_size, rng):
+    X = rng.normal(size=(150, 4)).astype(np.float32)
+    y = rng.normal(size=(150, 2)).astype(np.float32)
+    a = fastbp.MLP([4, 8, 2], seed=2)
+    b = a.copy()
+    a.fit(X, y, epochs=2, batch_size=batch_size)
+    b.fit(X, y, epochs=2, batch_size=batch_size, sample_weight=np.full(150, 3.0))
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize(
+    "weights,message",
+    [([1.0, 2.0], "shape"), (np.full(6, -1.0), ">= 0"), (np.zeros(6), "positive sum"), (["a"] * 6, "real")],
+)
+def test_bad_sample_weights_are_refused(weights, message, rng):
+    net = fastbp.MLP([2, 3, 1])
+    with pytest.raises((ValueError, TypeError), match=message):
+        net.fit(rng.normal(size=(6, 2)), rng.normal(size=6), sample_weight=weights)

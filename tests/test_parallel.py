@@ -9,40 +9,44 @@ from fastbp.kernels import network
 from fastbp.workspace import Workspace, chunk_rows_for
 
 
-def _chunked_and_serial(net, X, y, rows, chunk_rows, drop_key, shuffle, rng):
+def _chunked_and_serial(net, X, y, rows, chunk_rows, drop_key, shuffle, rng, sw=None):
     """Gradient of one batch through the chunked kernel and through one serial pass."""
     X, y2d, labels = net._check_xy(X, y)
+    sw = np.empty(0) if sw is None else sw
     n = X.shape[0]
     order = rng.permutation(n).astype(np.int64) if shuffle else np.empty(0, np.int64)
     start = 3
     n_targets = 0 if labels.size else y2d.shape[1]
     sizes, w_off, b_off, acts = net._net_args()
     ws = Workspace(net.layout, rows, net.dtype, dropout=True, gather=True, n_targets=n_targets,
-                   chunk_rows=chunk_rows)  # fmt: skip
+                   chunk_rows=chunk_rows, weighted=sw.size > 0)  # fmt: skip
     grad = np.empty_like(net.params)
     loss = network.chunked_loss_gradient(
         net.params, grad, ws.chunk_grads, ws.chunk_loss, sizes, w_off, b_off, acts, net._drop, ws.act_off,
-        net._loss_code, net.alpha, X, y2d, labels, order, start, rows, shuffle, chunk_rows,
-        ws.yb, ws.lb, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, ws.xtbuf, ws.tbuf, drop_key,
+        net._loss_code, net.alpha, X, y2d, labels, sw, order, start, rows, shuffle, chunk_rows,
+        ws.yb, ws.lb, ws.wb, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, ws.xtbuf, ws.tbuf, drop_key,
     )  # fmt: skip
     index = order[start : start + rows] if shuffle else np.arange(start, start + rows)
     batch_y = labels[index] if labels.size else y2d[index]
     serial_ws = Workspace(net.layout, rows, net.dtype, dropout=True)
     serial_grad = np.empty_like(net.params)
-    serial_loss = net._loss_grad_into(X[index], *net._check_xy(X[index], batch_y)[1:], serial_grad, serial_ws,
-                                      net._drop, drop_key)  # fmt: skip
+    batch_w = sw[index] if sw.size else sw
+    serial_loss = net._loss_grad_into(X[index], *net._check_xy(X[index], batch_y)[1:], batch_w, serial_grad,
+                                      serial_ws, net._drop, drop_key)  # fmt: skip
     return loss, grad, serial_loss, serial_grad
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("loss,n_out", [("mse", 3), ("cross_entropy", 4)])
-def test_chunked_gradient_equals_one_serial_pass(loss, n_out, shuffle, rng):
-    """Odd batch (101 rows in chunks of 32: the last chunk is short), dropout, L2."""
+def test_chunked_gradient_equals_one_serial_pass(loss, n_out, shuffle, weighted, rng):
+    """Odd batch (101 rows in chunks of 32: the last chunk is short), dropout, L2, row weights."""
     net = fastbp.MLP([5, 9, 7, n_out], activation=["tanh", "relu"], loss=loss, dropout=[0.3, 0.1],
                      alpha=0.01, dtype="float64", seed=0)  # fmt: skip
     X = rng.normal(size=(130, 5))
     y = rng.integers(0, n_out, size=130) if loss == "cross_entropy" else rng.normal(size=(130, n_out))
-    chunked = _chunked_and_serial(net, X, y, 101, 32, np.uint64(77), shuffle, rng)
+    sw = rng.uniform(0, 2, size=130) if weighted else None
+    chunked = _chunked_and_serial(net, X, y, 101, 32, np.uint64(77), shuffle, rng, sw)
     assert chunked[0] == pytest.approx(chunked[2], rel=1e-12)
     np.testing.assert_allclose(chunked[1], chunked[3], rtol=1e-10, atol=1e-14)
 

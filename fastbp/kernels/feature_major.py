@@ -152,11 +152,11 @@ def backward_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, xT, zbuf
 
 
 @jit
-def loss_gradient_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, y, labels,
+def loss_gradient_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, y, labels, w,
                      zbuf, abuf, hbuf, dbuf, dbuf2, tbuf, drop_key, row0):  # fmt: skip
     """Mean loss of one feature-major chunk and its gradient into ``grad`` (no L2 term).
 
-    y, labels : the chunk's targets, row-major, as ``loss_and_delta`` takes them.
+    y, labels, w : the chunk's targets and row weights, row-major, as ``loss_and_delta`` takes them.
     tbuf : scratch of 2 * rows * sizes[-1] for the row-major output and delta.
     """
     rows = xT.shape[1]
@@ -167,7 +167,7 @@ def loss_gradient_fm(params, grad, sizes, w_off, b_off, acts, drop, act_off, los
     for j in range(n_out):
         for i in range(rows):
             out[i, j] = outT[j, i]
-    loss = loss_and_delta(loss_code, out, y, labels, delta, True)
+    loss = loss_and_delta(loss_code, out, y, labels, w, delta, True)
     deltaT = dbuf[: rows * n_out].reshape(n_out, rows)
     for j in range(n_out):
         for i in range(rows):

@@ -1,8 +1,10 @@
 """Losses computed from the network's last pre-activation (the logits).
 
 Every loss is the mean over its batch, as ``torch.nn`` losses with
-``reduction="mean"``: over all elements for mse, mae, huber and
-binary_cross_entropy, over rows for cross_entropy.  ``loss_and_delta`` returns
+``reduction="mean"``: over all elements for mse, squared_error, mae, huber and
+binary_cross_entropy, over rows for cross_entropy.  squared_error is half the
+mse (scikit-learn's regression loss).  With row weights ``w`` each row's loss
+is multiplied by its weight before the mean over rows.  ``loss_and_delta`` returns
 the loss and writes its gradient with respect to the logits.
 
 Targets come in one of two forms, so one compiled signature serves all losses:
@@ -23,6 +25,7 @@ MAE = 1
 HUBER = 2
 CROSS_ENTROPY = 3
 BINARY_CROSS_ENTROPY = 4
+SQUARED_ERROR = 5
 
 CODES = {
     "mse": MSE,
@@ -30,6 +33,7 @@ CODES = {
     "huber": HUBER,
     "cross_entropy": CROSS_ENTROPY,
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
+    "squared_error": SQUARED_ERROR,
 }
 NAMES = {code: name for name, code in CODES.items()}
 
@@ -37,21 +41,23 @@ HUBER_DELTA = 1.0
 
 
 @jit
-def loss_and_delta(code, out, y, labels, delta, want_delta):
+def loss_and_delta(code, out, y, labels, w, delta, want_delta):
     """Mean loss of a batch and, if ``want_delta``, its gradient w.r.t. ``out``.
 
     out : (n, k) logits (or, for regression losses, the output activation).
     y : (n, k) float targets, or empty when ``labels`` is used.
     labels : (n,) int64 class indices, or empty when ``y`` is used.
+    w : (n,) float64 row weights, or empty for weight 1 on every row.
     delta : (n, k), receives dL/d(out) when ``want_delta`` is True.
     Returns the loss as float64.
     """
     n, k = out.shape
     total = 0.0
+    weighted = w.shape[0] > 0
     if code == CROSS_ENTROPY:
-        scale = 1.0 / n
         use_labels = labels.shape[0] > 0
         for i in range(n):
+            scale = (w[i] if weighted else 1.0) / n
             # log-sum-exp shifted by the row maximum so exp never overflows
             zmax = out[i, 0]
             for j in range(1, k):
@@ -61,7 +67,7 @@ def loss_and_delta(code, out, y, labels, delta, want_delta):
                 sumexp += math.exp(out[i, j] - zmax)
             lse = zmax + math.log(sumexp)
             if use_labels:
-                total += lse - out[i, labels[i]]
+                total += scale * (lse - out[i, labels[i]])
                 if want_delta:
                     for j in range(k):
                         delta[i, j] = math.exp(out[i, j] - lse) * scale
@@ -69,38 +75,41 @@ def loss_and_delta(code, out, y, labels, delta, want_delta):
             else:
                 ysum = 0.0
                 for j in range(k):
-                    total += y[i, j] * (lse - out[i, j])
+                    total += scale * y[i, j] * (lse - out[i, j])
                     ysum += y[i, j]
                 if want_delta:
                     for j in range(k):
                         delta[i, j] = (math.exp(out[i, j] - lse) * ysum - y[i, j]) * scale
-        return total * scale
+        return total
 
-    scale = 1.0 / (n * k)
+    half = 0.5 if code == SQUARED_ERROR else 1.0
     for i in range(n):
+        scale = (w[i] if weighted else 1.0) / (n * k)
+        row_total = 0.0
         for j in range(k):
             z = out[i, j]
             t = y[i, j]
             d = z - t
-            if code == MSE:
-                total += d * d
-                g = 2.0 * d
+            if code == MSE or code == SQUARED_ERROR:
+                row_total += half * d * d
+                g = 2.0 * half * d
             elif code == MAE:
-                total += abs(d)
+                row_total += abs(d)
                 g = np.sign(d)
             elif code == HUBER:
                 if abs(d) <= HUBER_DELTA:
-                    total += 0.5 * d * d
+                    row_total += 0.5 * d * d
                     g = d
                 else:
-                    total += HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA)
+                    row_total += HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA)
                     g = HUBER_DELTA * np.sign(d)
             else:  # BINARY_CROSS_ENTROPY on logits: max(z,0) - z*t + log(1 + e^-|z|)
-                total += max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z)))
+                row_total += max(z, 0.0) - z * t + math.log1p(math.exp(-abs(z)))
                 g = sigmoid(z) - t
             if want_delta:
                 delta[i, j] = g * scale
-    return total * scale
+        total += scale * row_total
+    return total
 
 
 @jit

@@ -158,6 +158,7 @@ def loss_gradient(
     x,
     y,
     labels,
+    w,
     zbuf,
     abuf,
     hbuf,
@@ -167,12 +168,15 @@ def loss_gradient(
     row0,
     blas,
 ):
-    """Mean loss of the rows of ``x`` (plus the L2 term) and its gradient into ``grad``."""
+    """Mean loss of the rows of ``x`` (plus the L2 term) and its gradient into ``grad``.
+
+    ``w`` holds one weight per row, or is empty (see ``losses.loss_and_delta``).
+    """
     rows = x.shape[0]
     out = forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key, row0, blas)
     n_out = out.shape[1]
     delta = dbuf[: rows * n_out].reshape(rows, n_out)
-    loss = loss_and_delta(loss_code, out, y, labels, delta, True)
+    loss = loss_and_delta(loss_code, out, y, labels, w, delta, True)
     backward(
         params,
         grad,
@@ -198,38 +202,48 @@ def loss_gradient(
 
 
 @jit
-def batch_targets(y, labels, order, shuffle, start, lo, hi, yb, lb):
-    """Targets of the batch rows ``lo..hi`` as ``(y, labels)`` views, the unused one empty.
+def batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb):
+    """Targets and row weights of the batch rows ``lo..hi`` as ``(y, labels, w)`` views.
 
-    Without ``shuffle`` they are slices; with it, row ``k`` of the batch is data
-    row ``order[start + k]``, gathered into row ``k`` of ``yb`` or ``lb``.
+    Of ``y`` and ``labels`` the unused one comes back empty, and so does ``w``
+    when ``sw`` is empty.  Without ``shuffle`` they are slices; with it, row
+    ``k`` of the batch is data row ``order[start + k]``, gathered into row ``k``
+    of ``yb`` or ``lb`` (and ``wb``).
     """
     use_labels = labels.shape[0] > 0
+    weighted = sw.shape[0] > 0
     if not shuffle:
         yin = y[start + lo : start + hi] if not use_labels else y[:0]
         lin = labels[start + lo : start + hi] if use_labels else labels[:0]
-        return yin, lin
+        win = sw[start + lo : start + hi] if weighted else sw[:0]
+        return yin, lin, win
     for k in range(lo, hi):
         src = order[start + k]
         if use_labels:
             lb[k] = labels[src]
         else:
             yb[k, :] = y[src, :]
-    return (yb[lo:hi] if not use_labels else yb[:0]), (lb[lo:hi] if use_labels else lb[:0])
+        if weighted:
+            wb[k] = sw[src]
+    return (
+        (yb[lo:hi] if not use_labels else yb[:0]),
+        (lb[lo:hi] if use_labels else lb[:0]),
+        (wb[lo:hi] if weighted else wb[:0]),
+    )
 
 
 @jit
-def batch_rows(x, y, labels, order, shuffle, start, lo, hi, xb, yb, lb):
-    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels)`` views.
+def batch_rows(x, y, labels, sw, order, shuffle, start, lo, hi, xb, yb, lb, wb):
+    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels, w)`` views.
 
     Like ``batch_targets``, with the features gathered into ``xb`` when ``shuffle``.
     """
-    yin, lin = batch_targets(y, labels, order, shuffle, start, lo, hi, yb, lb)
+    yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb)
     if not shuffle:
-        return x[start + lo : start + hi], yin, lin
+        return x[start + lo : start + hi], yin, lin, win
     for k in range(lo, hi):
         xb[k, :] = x[order[start + k], :]
-    return xb[lo:hi], yin, lin
+    return xb[lo:hi], yin, lin, win
 
 
 def _chunked_loss_gradient(
@@ -248,6 +262,7 @@ def _chunked_loss_gradient(
     x,
     y,
     labels,
+    sw,
     order,
     start,
     rows,
@@ -255,6 +270,7 @@ def _chunked_loss_gradient(
     chunk_rows,
     yb,
     lb,
+    wb,
     zbuf,
     abuf,
     hbuf,
@@ -287,9 +303,9 @@ def _chunked_loss_gradient(
         r = min(chunk_rows, rows - r0)
         xT = xtbuf[c * x_len : c * x_len + n_in * r].reshape(n_in, r)
         gather_fm(x, order, shuffle, start, r0, r0 + r, xT)
-        yin, lin = batch_targets(y, labels, order, shuffle, start, r0, r0 + r, yb, lb)
+        yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, r0, r0 + r, yb, lb, wb)
         chunk_loss[c] = r * loss_gradient_fm(
-            params, chunk_grads[c], sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, yin, lin,
+            params, chunk_grads[c], sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, yin, lin, win,
             zbuf[c * act_len : (c + 1) * act_len],
             abuf[c * act_len : (c + 1) * act_len],
             hbuf[c * hid_len : (c + 1) * hid_len],
@@ -367,12 +383,14 @@ def train_epoch(
     x,
     y,
     labels,
+    sw,
     batch_size,
     shuffle,
     epoch_key,
     xb,
     yb,
     lb,
+    wb,
     order,
     zbuf,
     abuf,
@@ -402,7 +420,7 @@ def train_epoch(
     batch = 0
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
-        xin, yin, lin = batch_rows(x, y, labels, order, shuffle, start, 0, rows, xb, yb, lb)
+        xin, yin, lin, win = batch_rows(x, y, labels, sw, order, shuffle, start, 0, rows, xb, yb, lb, wb)
         loss = loss_gradient(
             params,
             grad,
@@ -417,6 +435,7 @@ def train_epoch(
             xin,
             yin,
             lin,
+            win,
             zbuf,
             abuf,
             hbuf,
@@ -453,12 +472,14 @@ def _train_epoch_chunked(
     x,
     y,
     labels,
+    sw,
     batch_size,
     shuffle,
     epoch_key,
     chunk_rows,
     yb,
     lb,
+    wb,
     order,
     zbuf,
     abuf,
@@ -500,6 +521,7 @@ def _train_epoch_chunked(
             x,
             y,
             labels,
+            sw,
             order,
             start,
             rows,
@@ -507,6 +529,7 @@ def _train_epoch_chunked(
             chunk_rows,
             yb,
             lb,
+            wb,
             zbuf,
             abuf,
             hbuf,
@@ -545,6 +568,7 @@ def evaluate_loss(
     x,
     y,
     labels,
+    sw,
     chunk,
     zbuf,
     abuf,
@@ -556,11 +580,11 @@ def evaluate_loss(
     total = 0.0
     for start in range(0, n, chunk):
         rows = min(chunk, n - start)
-        xin, yin, lin = batch_rows(x, y, labels, labels[:0], False, start, 0, rows, x, y, labels)
+        xin, yin, lin, win = batch_rows(x, y, labels, sw, labels[:0], False, start, 0, rows, x, y, labels, sw)
         out = forward(
             params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0), 0, blas
         )
-        total += rows * loss_and_delta(loss_code, out, yin, lin, out, False)
+        total += rows * loss_and_delta(loss_code, out, yin, lin, win, out, False)
     return total / n
 
 
