@@ -115,6 +115,7 @@ def _targets(name, n, k, rng, dtype):
 
 
 NO_WEIGHTS = np.empty(0)
+NO_LABELS = np.empty(0, np.int64)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -132,7 +133,8 @@ def test_loss_matches_reference(name, n, k, dtype, weighted, rng):
         y, labels = target, np.empty(0, dtype=np.int64)
     w = rng.uniform(0, 3, size=n) if weighted else None
     delta = np.empty_like(out)
-    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, NO_WEIGHTS if w is None else w, delta, True)
+    weights = NO_WEIGHTS if w is None else w
+    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, weights, delta, True)
     expected_value, expected_delta = ref.loss(name, out.astype(np.float64), target, w)
     np.testing.assert_allclose(value, expected_value, **tolerance(dtype))
     np.testing.assert_allclose(delta, expected_delta, **tolerance(dtype))
@@ -142,7 +144,7 @@ def test_cross_entropy_soft_targets_match_reference(rng):
     out = rng.normal(size=(6, 4))
     target = rng.dirichlet(np.ones(4), size=6)
     delta = np.empty_like(out)
-    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, np.empty(0, np.int64), NO_WEIGHTS, delta, True)
+    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, NO_LABELS, NO_WEIGHTS, delta, True)
     expected_value, expected_delta = ref.loss("cross_entropy", out, target)
     np.testing.assert_allclose(value, expected_value, rtol=1e-12)
     np.testing.assert_allclose(delta, expected_delta, rtol=1e-11, atol=1e-14)
@@ -156,7 +158,7 @@ def test_logit_losses_are_stable_for_huge_logits():
     assert ce == pytest.approx(1e4)  # first row is wrong by 2e4 logits, second is right: mean 1e4
     np.testing.assert_allclose(delta, [[0.5, -0.5], [0.0, 0.0]])
     y = np.array([[0.0, 1.0], [1.0, 0.0]])
-    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, np.empty(0, np.int64), NO_WEIGHTS, delta, True)
+    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, NO_LABELS, NO_WEIGHTS, delta, True)
     assert bce == pytest.approx(1e4)  # every element off by 1e4
     np.testing.assert_allclose(delta, [[0.25, -0.25], [-0.25, 0.25]])
 
