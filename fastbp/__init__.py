@@ -9,6 +9,17 @@ from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name):
+    # the scikit-learn estimators load scikit-learn, an optional extra: only when asked for
+    if name in _ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+
 __all__ = [
     "MLP",
     "History",
@@ -25,5 +36,7 @@ __all__ = [
     "schedules",
     "set_num_threads",
     "get_num_threads",
+    "MLPClassifier",
+    "MLPRegressor",
     "__version__",
 ]

@@ -280,8 +280,8 @@ class MLP:
             Without it dropout is off.  With it dropout is on, its mask drawn from
             this seed (the same seed gives the same mask).
         sample_weight : array-like of shape (n,), optional
-            Non-negative row weights, rescaled to mean 1: the loss is
-            ``sum(w_i * loss_i) / n``.
+            Non-negative row weights: the loss is ``sum(w_i * loss_i) / sum(w_i)``
+            (the L2 term too is divided by ``sum(w_i)``), as in ``fit``.
 
         Returns
         -------
@@ -390,6 +390,7 @@ class MLP:
         min_delta=0.0,
         n_threads=None,
         sample_weight=None,
+        callbacks=(),
     ):
         """Train with mini-batch backpropagation; each epoch is one compiled call.
 
@@ -428,8 +429,17 @@ class MLP:
             Threads for this call (see ``fastbp.set_num_threads``).  The result
             does not depend on it.
         sample_weight : array-like of shape (n,), optional
-            Non-negative row weights, rescaled to mean 1 over ``X``; each batch's
-            loss is ``sum(w_i * loss_i) / rows``.
+            Non-negative row weights (scikit-learn's meaning): each batch's loss
+            is ``sum(w_i * loss_i) / sum(w_i)``, and its L2 term is divided by
+            ``sum(w_i)`` instead of the row count, so an integer weight counts
+            a row that many times.  A batch whose weights are all 0 contributes
+            no data gradient (only its L2 term).
+        callbacks : sequence of callables, optional
+            Each is called after every epoch as ``callback(info)`` with a dict:
+            ``epoch`` (0-based), ``epochs``, ``loss``, ``val_loss`` (or None),
+            ``lr``, ``seconds``, ``samples_per_second``, ``net`` and
+            ``optimizer`` (whose ``lr`` it may change for the next epoch).
+            A callback that returns True stops training after this epoch.
 
         Returns
         -------
@@ -455,6 +465,7 @@ class MLP:
         first_epoch = self.epochs_trained if seed is None else 0
 
         n = X.shape[0]
+        total_weight = float(sw.sum()) if sw.size else n
         rows = min(batch_size, n)
         optimizer.bind(self.n_params, self.dtype)
         grad = np.zeros_like(self.params)
@@ -501,7 +512,7 @@ class MLP:
                 self.params[:] = best_params
                 raise TrainingDiverged(epoch, failed, what, f"the best weights (epoch {history.best_epoch})")
             self.epochs_trained += 1
-            history.loss.append(total / n)
+            history.loss.append(total / total_weight)
             history.lr.append(lr)
             history.seconds.append(seconds)
             monitored = history.loss[-1]
@@ -516,6 +527,7 @@ class MLP:
                     f"  lr {lr:.3g}  {n / seconds:,.0f} samples/s",
                     flush=True,
                 )
+            stop = False
             if patience is not None:
                 if monitored < best_loss - min_delta:
                     best_loss, bad_epochs = monitored, 0
@@ -523,9 +535,17 @@ class MLP:
                     history.best_epoch = epoch
                 else:
                     bad_epochs += 1
-                    if bad_epochs >= patience:
-                        history.stopped_early = True
-                        break
+                    stop = bad_epochs >= patience
+            info = {
+                "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
+                "val_loss": history.val_loss[-1] if history.val_loss else None, "lr": lr,
+                "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9), "net": self, "optimizer": optimizer,
+            }  # fmt: skip
+            for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
+                stop = bool(callback(info)) or stop
+            if stop:
+                history.stopped_early = True
+                break
         if best_params is not None:
             self.params[:] = best_params
         return history

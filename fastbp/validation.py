@@ -77,11 +77,7 @@ def check_targets(y, n_rows, n_out, loss_code, dtype, name="y"):
 
 
 def check_sample_weight(sample_weight, n_rows, name="sample_weight"):
-    """Row weights as a float64 (n_rows,) array rescaled to mean 1, or an empty array for None.
-
-    The rescaling keeps the loss on the scale of the unweighted one, so the
-    learning rate and ``alpha`` mean the same with and without weights.
-    """
+    """Row weights as a float64 (n_rows,) array, or an empty array for None (every weight 1)."""
     if sample_weight is None:
         return np.empty(0)
     w = np.asarray(sample_weight)
@@ -97,4 +93,4 @@ def check_sample_weight(sample_weight, n_rows, name="sample_weight"):
     total = w.sum()
     if not total > 0:
         raise ValueError(f"{name} must have a positive sum")
-    return np.ascontiguousarray(w * (n_rows / total))
+    return np.ascontiguousarray(w)

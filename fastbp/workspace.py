@@ -69,4 +69,4 @@ class Workspace:
         self.lb = np.empty(gather_rows if not n_targets else 0, dtype=np.int64)
         self.wb = np.empty(gather_rows if weighted else 0)
         self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, layout.n_params), dtype=dtype)
-        self.chunk_loss = np.empty(n_chunks if chunk_rows else 0)
+        self.chunk_loss = np.empty(2 * n_chunks if chunk_rows else 0)  # each chunk's loss, then its weight

@@ -69,13 +69,12 @@ def log_softmax(z):
 def loss(name, out, target, w=None):
     """Mean loss and its gradient w.r.t. ``out`` (n, k); ``target`` is (n, k) or (n,) labels.
 
-    With row weights ``w`` (n,) each row's loss is multiplied by its weight
-    before the mean.
+    With row weights ``w`` (n,) the mean is weighted: sum(w * row loss) / sum(w).
     """
     if w is not None:
         rows = [loss(name, out[i : i + 1], target[i : i + 1]) for i in range(len(out))]
-        value = sum(wi * v for wi, (v, _) in zip(w, rows)) / len(out)
-        grad = np.concatenate([wi * g for wi, (_, g) in zip(w, rows)]) / len(out)
+        value = sum(wi * v for wi, (v, _) in zip(w, rows)) / np.sum(w)
+        grad = np.concatenate([wi * g for wi, (_, g) in zip(w, rows)]) / np.sum(w)
         return value, grad
     out = np.asarray(out, dtype=np.float64)
     n, k = out.shape

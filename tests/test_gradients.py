@@ -47,12 +47,12 @@ def test_gradient_with_sample_weights(loss, rng):
     w = rng.uniform(0, 3, size=7)
     w[2] = 0.0  # a row that counts for nothing
     assert fastbp.gradcheck(net, X, y, sample_weight=w) < TOL
-    # weights rescale to mean 1: the loss is the weighted mean of the row losses
+    # the weighted mean of the row losses, and the L2 term divided by the weight sum
     loss_value, _ = net.loss_grad(X, y, sample_weight=w)
     rows = [net.loss_grad(X[i : i + 1], y[i : i + 1], sample_weight=None)[0] for i in range(7)]
     penalty = 0.5 * 0.1 * sum((c**2).sum() for c in net.coefs_)
     data = [r - penalty for r in rows]  # one-row losses carry the L2 term divided by 1 row
-    expected = np.dot(w, data) / w.sum() + penalty / 7
+    expected = (np.dot(w, data) + penalty) / w.sum()
     assert loss_value == pytest.approx(expected, rel=1e-12)
 
 

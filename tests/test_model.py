@@ -271,14 +271,15 @@ def test_bad_data_is_refused_before_any_work(rng):
     np.testing.assert_array_equal(net.params, before)
 
 
-def test_integer_sample_weights_equal_repeated_rows(rng):
-    """Full-batch gradient descent: weight 2 on a row is that row twice."""
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_integer_sample_weights_equal_repeated_rows(alpha, rng):
+    """Full-batch gradient descent: weight 2 on a row is that row twice (L2 term included)."""
     X = rng.normal(size=(9, 3))
     y = rng.integers(0, 3, size=9)
     w = rng.integers(0, 4, size=9)
     w[0] = 1
     repeated = np.repeat(np.arange(9), w)
-    a = fastbp.MLP([3, 5, 3], loss="cross_entropy", dtype="float64", alpha=0.0, seed=1)
+    a = fastbp.MLP([3, 5, 3], loss="cross_entropy", dtype="float64", alpha=alpha, seed=1)
     b = a.copy()
     a.fit(X, y, epochs=5, batch_size=9, optimizer=fastbp.SGD(lr=0.1), shuffle=False, sample_weight=w)
     b.fit(X[repeated], y[repeated], epochs=5, batch_size=len(repeated), optimizer=fastbp.SGD(lr=0.1),
@@ -293,8 +294,24 @@ def test_unit_sample_weights_change_nothing(batch_size, rng):
     a = fastbp.MLP([4, 8, 2], seed=2)
     b = a.copy()
     a.fit(X, y, epochs=2, batch_size=batch_size)
-    b.fit(X, y, epochs=2, batch_size=batch_size, sample_weight=np.full(150, 3.0))
+    b.fit(X, y, epochs=2, batch_size=batch_size, sample_weight=np.ones(150))
     np.testing.assert_array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("batch_size", [10, 64])
+def test_sample_weights_scale_free_and_reported_loss(batch_size, rng):
+    """Without L2, multiplying every weight by 3 changes nothing; the loss is the weighted mean."""
+    X = rng.normal(size=(150, 4))
+    y = rng.normal(size=(150, 2))
+    w = rng.uniform(0.5, 2.0, size=150)
+    a = fastbp.MLP([4, 8, 2], seed=2, dtype="float64")
+    b = a.copy()
+    ha = a.fit(X, y, epochs=2, batch_size=batch_size, sample_weight=w)
+    hb = b.fit(X, y, epochs=2, batch_size=batch_size, sample_weight=3 * w)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-10)
+    rows = np.array([a.evaluate(X[i : i + 1], y[i : i + 1]) for i in range(150)])
+    assert a.evaluate(X, y, sample_weight=w) == pytest.approx(np.dot(w, rows) / w.sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 Every loss is the mean over its batch, as ``torch.nn`` losses with
 ``reduction="mean"``: over all elements for mse, squared_error, mae, huber and
 binary_cross_entropy, over rows for cross_entropy.  squared_error is half the
-mse (scikit-learn's regression loss).  With row weights ``w`` each row's loss
-is multiplied by its weight before the mean over rows.  ``loss_and_delta`` returns
+mse (scikit-learn's regression loss).  With row weights ``w`` the mean is
+weighted, ``sum(w_i * loss_i) / sum(w_i)`` (scikit-learn's meaning: a weight of
+2 counts a row twice); a batch whose weights are all 0 has loss 0.  ``loss_and_delta`` returns
 the loss and writes its gradient with respect to the logits.
 
 Targets come in one of two forms, so one compiled signature serves all losses:
@@ -41,6 +42,17 @@ HUBER_DELTA = 1.0
 
 
 @jit
+def weight_sum(w, rows):
+    """What a batch's mean divides by: ``sum(w)``, or ``rows`` when ``w`` is empty (unweighted)."""
+    if w.shape[0] == 0:
+        return float(rows)
+    total = 0.0
+    for i in range(w.shape[0]):
+        total += w[i]
+    return total
+
+
+@jit
 def loss_and_delta(code, out, y, labels, w, delta, want_delta):
     """Mean loss of a batch and, if ``want_delta``, its gradient w.r.t. ``out``.
 
@@ -54,10 +66,12 @@ def loss_and_delta(code, out, y, labels, w, delta, want_delta):
     n, k = out.shape
     total = 0.0
     weighted = w.shape[0] > 0
+    norm = weight_sum(w, n)
+    inv_norm = 1.0 / norm if norm > 0.0 else 0.0
     if code == CROSS_ENTROPY:
         use_labels = labels.shape[0] > 0
         for i in range(n):
-            scale = (w[i] if weighted else 1.0) / n
+            scale = (w[i] if weighted else 1.0) * inv_norm
             # log-sum-exp shifted by the row maximum so exp never overflows
             zmax = out[i, 0]
             for j in range(1, k):
@@ -84,7 +98,7 @@ def loss_and_delta(code, out, y, labels, w, delta, want_delta):
 
     half = 0.5 if code == SQUARED_ERROR else 1.0
     for i in range(n):
-        scale = (w[i] if weighted else 1.0) / (n * k)
+        scale = (w[i] if weighted else 1.0) * inv_norm / k
         row_total = 0.0
         for j in range(k):
             z = out[i, j]

@@ -23,7 +23,7 @@ from .activations import activation_backward, activation_forward
 from .blocks import block, layer_input
 from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .feature_major import gather_fm, loss_gradient_fm
-from .losses import loss_and_delta, output_transform
+from .losses import loss_and_delta, output_transform, weight_sum
 from .optimizers import optimizer_update
 from .random import mix, uniform
 
@@ -131,10 +131,14 @@ def backward(
 
 
 @jit
-def l2_penalty(params, grad, sizes, w_off, alpha, rows):
-    """Add scikit-learn's L2 term to ``grad``: alpha * W / rows; return 0.5 * alpha * |W|^2 / rows."""
+def l2_penalty(params, grad, sizes, w_off, alpha, norm):
+    """Add scikit-learn's L2 term to ``grad``: alpha * W / norm; return 0.5 * alpha * |W|^2 / norm.
+
+    ``norm`` is the batch's row count, or its weight sum with row weights
+    (scikit-learn's rule; a batch of zero weight uses its row count).
+    """
     total = 0.0
-    scale = alpha / rows
+    scale = alpha / norm
     for layer in range(sizes.size - 1):
         start = w_off[layer]
         for i in range(start, start + sizes[layer] * sizes[layer + 1]):
@@ -197,8 +201,14 @@ def loss_gradient(
         blas,
     )
     if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows)
+        loss += l2_penalty(params, grad, sizes, w_off, alpha, _l2_norm(w, rows))
     return loss
+
+
+@jit
+def _l2_norm(w, rows):
+    norm = weight_sum(w, rows)
+    return norm if norm > 0.0 else float(rows)
 
 
 @jit
@@ -292,6 +302,7 @@ def _chunked_loss_gradient(
     """
     n_chunks = (rows + chunk_rows - 1) // chunk_rows
     slots = chunk_grads.shape[0]
+    chunk_weight = chunk_loss[slots:]  # chunk_loss holds each chunk's loss, then its weight
     act_len = zbuf.size // slots
     hid_len = hbuf.size // slots
     delta_len = dbuf.size // slots
@@ -304,7 +315,8 @@ def _chunked_loss_gradient(
         xT = xtbuf[c * x_len : c * x_len + n_in * r].reshape(n_in, r)
         gather_fm(x, order, shuffle, start, r0, r0 + r, xT)
         yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, r0, r0 + r, yb, lb, wb)
-        chunk_loss[c] = r * loss_gradient_fm(
+        chunk_weight[c] = weight_sum(win, r)
+        chunk_loss[c] = chunk_weight[c] * loss_gradient_fm(
             params, chunk_grads[c], sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, yin, lin, win,
             zbuf[c * act_len : (c + 1) * act_len],
             abuf[c * act_len : (c + 1) * act_len],
@@ -314,18 +326,22 @@ def _chunked_loss_gradient(
             tbuf[c * t_len : (c + 1) * t_len],
             drop_key, r0,
         )  # fmt: skip
-    # each chunk's gradient is of its own mean loss: weight it by its share of the rows
+    # each chunk's gradient is of its own mean loss: weight it by its share of
+    # the batch's rows (or of its weight sum)
+    norm = 0.0
+    for c in range(n_chunks):
+        norm += chunk_weight[c]
+    inv_norm = 1.0 / norm if norm > 0.0 else 0.0
     loss = 0.0
     grad[:] = 0.0
     for c in range(n_chunks):
-        r = min(chunk_rows, rows - c * chunk_rows)
         loss += chunk_loss[c]
-        share = r / rows
+        share = chunk_weight[c] * inv_norm
         for p in range(grad.size):
             grad[p] += share * chunk_grads[c, p]
-    loss /= rows
+    loss *= inv_norm
     if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, rows)
+        loss += l2_penalty(params, grad, sizes, w_off, alpha, norm if norm > 0.0 else float(rows))
     return loss
 
 
@@ -448,7 +464,7 @@ def train_epoch(
         status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
         if status != OK:
             return total, batch, status, batch
-        total += loss * rows
+        total += loss * weight_sum(win, rows)
         batch += 1
     return total, batch, OK, -1
 
@@ -542,12 +558,23 @@ def _train_epoch_chunked(
         status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
         if status != OK:
             return total, batch, status, batch
-        total += loss * rows
+        total += loss * _batch_weight(sw, order, shuffle, start, rows)
         batch += 1
     return total, batch, OK, -1
 
 
 train_epoch_chunked = jit(_train_epoch_chunked)
+
+
+@jit
+def _batch_weight(sw, order, shuffle, start, rows):
+    """Row count, or weight sum, of the batch of ``rows`` rows that begins at ``start``."""
+    if sw.shape[0] == 0:
+        return float(rows)
+    total = 0.0
+    for k in range(start, start + rows):
+        total += sw[order[k]] if shuffle else sw[k]
+    return total
 
 
 @jit
@@ -584,8 +611,8 @@ def evaluate_loss(
         out = forward(
             params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0), 0, blas
         )
-        total += rows * loss_and_delta(loss_code, out, yin, lin, win, out, False)
-    return total / n
+        total += weight_sum(win, rows) * loss_and_delta(loss_code, out, yin, lin, win, out, False)
+    return total / weight_sum(sw, n)
 
 
 @jit

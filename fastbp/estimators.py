@@ -1,0 +1,559 @@
+"""scikit-learn estimators: ``MLPClassifier`` and ``MLPRegressor`` on fastbp's engine.
+
+They take scikit-learn's ``MLPClassifier``/``MLPRegressor`` constructor
+parameters with the same names, defaults and meaning, and set the same fitted
+attributes, so they drop into pipelines, grid searches and code written for
+scikit-learn.  Beyond scikit-learn they accept per-layer activation lists and
+every fastbp activation, ``dropout``, ``class_weight``, ``sample_weight`` in
+``fit`` and ``partial_fit``, ``validation_data=`` with a recorded validation
+loss curve, ``n_threads`` and ``dtype`` (float32 by default).
+
+Each epoch runs in compiled code (``MLP.fit``); scikit-learn's stopping rules
+(``tol``, ``n_iter_no_change``, ``early_stopping``) and its "invscaling" and
+"adaptive" learning rates run between epochs, in a callback.
+
+This module needs scikit-learn (``pip install fastbp[sklearn]``).
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .model import MLP
+from .optimizers import SGD, Adam
+
+SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's names that fastbp spells differently
+SOLVERS = ("adam", "sgd", "lbfgs")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+
+
+def _fastbp_activation(name):
+    return SKLEARN_ACTIVATIONS.get(name, name)
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, training loop, attributes."""
+
+    _y_numeric = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        n_threads=None,
+        dtype="float32",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.n_threads = n_threads
+        self.dtype = dtype
+
+    # ------------------------------------------------------------- to override
+    def _encode_targets(self, y, first):
+        """``(targets for MLP.fit, n_outputs)``; ``first`` learns the label set."""
+        raise NotImplementedError
+
+    def _output(self):
+        """(loss, output activation) of the network."""
+        raise NotImplementedError
+
+    def _row_weights(self, y, sample_weight, incremental):
+        return sample_weight
+
+    def _validation_score(self, X, y):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- checks
+    def _check_params(self):
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
+        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in hidden):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.learning_rate not in LEARNING_RATES:
+            raise ValueError(f"learning_rate must be one of {LEARNING_RATES}, got {self.learning_rate!r}")
+        checks = [
+            ("max_iter", self.max_iter, 1), ("n_iter_no_change", self.n_iter_no_change, 1),
+            ("max_fun", self.max_fun, 1),
+        ]  # fmt: skip
+        for name, value, low in checks:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name, value in [("alpha", self.alpha), ("tol", self.tol), ("momentum", self.momentum)]:
+            if not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.learning_rate_init, numbers.Real) or not self.learning_rate_init > 0:
+            raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+        if self.batch_size != "auto" and (
+            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral)
+            or self.batch_size < 1
+        ):  # fmt: skip
+            raise ValueError(f"batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
+        return hidden
+
+    # ------------------------------------------------------------- fitting
+    def _new_network(self, n_features, n_outputs, hidden, rng):
+        loss, output = self._output()
+        activation = self.activation
+        activation = (
+            [_fastbp_activation(a) for a in activation]
+            if isinstance(activation, (list, tuple))
+            else _fastbp_activation(activation)
+        )
+        return MLP(
+            [n_features, *hidden, n_outputs],
+            activation=activation,
+            loss=loss,
+            output=output,
+            dtype=self.dtype,
+            seed=int(rng.randint(np.iinfo(np.int32).max)),
+            alpha=self.alpha,
+            dropout=self.dropout,
+        )
+
+    def _new_optimizer(self):
+        if self.solver == "sgd":
+            return SGD(lr=self.learning_rate_init, momentum=self.momentum,
+                       nesterov=self.nesterovs_momentum and self.momentum > 0)  # fmt: skip
+        return Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+
+    def _fit(self, X, y, sample_weight, incremental, validation_data=None):
+        hidden = self._check_params()
+        first = not (incremental or self.warm_start) or not hasattr(self, "net_")
+        X, y = validate_data(
+            self, X, y, reset=first, multi_output=True, y_numeric=self._y_numeric, dtype=(np.float64, np.float32)
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        targets, n_outputs = self._encode_targets(y, first)
+        sample_weight = self._row_weights(y, sample_weight, incremental)
+        rng = check_random_state(self.random_state)
+        if first:
+            self.net_ = self._new_network(X.shape[1], n_outputs, hidden, rng)
+            self.n_iter_, self.t_ = 0, 0
+            self.loss_curve_, self.validation_loss_curve_ = [], []
+            self.best_loss_ = np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self._no_improvement_count = 0
+        if self.solver == "lbfgs":
+            if incremental:
+                raise AttributeError("partial_fit is only available for the stochastic solvers sgd and adam")
+            return self._fit_lbfgs(X, targets, sample_weight)
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+            self._no_improvement_count = 0
+
+        X_val = y_val = None
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            stratify = y if self._stratify_split() else None
+            split = train_test_split(
+                np.arange(X.shape[0]), test_size=self.validation_fraction, random_state=rng, stratify=stratify
+            )
+            train, val = split
+            X, X_val, y_val = X[train], X[val], y[val]
+            targets = targets[train]
+            sample_weight = None if sample_weight is None else sample_weight[train]
+        val_data = None
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Xv, yv = validate_data(
+                self, Xv, yv, reset=False, multi_output=True, y_numeric=self._y_numeric,
+                dtype=(np.float64, np.float32),
+            )  # fmt: skip
+            val_data = (Xv, self._encode_targets(yv, False)[0])
+
+        n = X.shape[0]
+        batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
+        epochs = 1 if incremental else self.max_iter
+        stopper = _Stopper(self, early_stopping, X_val, y_val, n)
+        self.net_.fit(
+            X, targets, epochs=epochs, batch_size=batch_size, optimizer=self._optimizer,
+            shuffle=self.shuffle, seed=int(rng.randint(np.iinfo(np.int32).max)),
+            validation_data=val_data, n_threads=self.n_threads, sample_weight=sample_weight,
+            callbacks=[stopper],
+        )  # fmt: skip
+        if early_stopping and stopper.best_params is not None:
+            self.net_.params[:] = stopper.best_params
+        if not incremental and not stopper.converged and self.n_iter_ == self.max_iter and self.max_iter > 1:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._set_weight_attributes()
+        return self
+
+    def _stratify_split(self):
+        return False
+
+    def _fit_lbfgs(self, X, targets, sample_weight):
+        """Full-batch L-BFGS-B through scipy on the network's loss and gradient."""
+        net = self.net_
+        loss_grad = net._loss_grad_function(X, targets, None, sample_weight)
+        grad = np.empty_like(net.params)
+
+        def fun(p):
+            net.params[:] = p
+            loss = loss_grad(grad)
+            return float(loss), grad.astype(np.float64)
+
+        result = minimize(
+            fun, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )  # fmt: skip
+        net.params[:] = result.x
+        self.n_iter_ = int(result.nit)
+        self.t_ = X.shape[0] * self.n_iter_
+        self.loss_ = float(result.fun)
+        self.best_loss_ = None
+        self.loss_curve_ = None
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge: {result.message}", ConvergenceWarning, stacklevel=3)
+        self._set_weight_attributes()
+        return self
+
+    def _set_weight_attributes(self):
+        net = self.net_
+        self.n_layers_ = len(net.sizes)
+        self.n_outputs_ = net.sizes[-1]
+        self.coefs_ = [w.copy() for w in net.coefs_]
+        self.intercepts_ = [b.copy() for b in net.intercepts_]
+        self.out_activation_ = {"softmax": "softmax", "sigmoid": "logistic"}.get(net.output, net.output)
+
+    # ------------------------------------------------------------- predicting
+    def _forward(self, X):
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self.net_.predict(X, n_threads=self.n_threads).astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class _Stopper:
+    """scikit-learn's stopping rules and learning-rate changes, called by ``MLP.fit`` after each epoch."""
+
+    def __init__(self, est, early_stopping, X_val, y_val, n_rows):
+        self.est, self.early_stopping = est, early_stopping
+        self.X_val, self.y_val, self.n_rows = X_val, y_val, n_rows
+        self.best_params = None
+        self.converged = False
+
+    def __call__(self, info):
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.n_rows
+        est.loss_ = info["loss"]
+        est.loss_curve_.append(info["loss"])
+        if info["val_loss"] is not None:
+            est.validation_loss_curve_.append(info["val_loss"])
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {info['loss']:.8f}", flush=True)
+        optimizer = info["optimizer"]
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if self.early_stopping:
+            score = est._validation_score(self.X_val, self.y_val)
+            est.validation_scores_.append(score)
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                self.best_params = info["net"].params.copy()
+        else:
+            if est.loss_curve_[-1] > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
+        if est._no_improvement_count > est.n_iter_no_change:
+            if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
+                optimizer.lr /= 5.0
+                est._no_improvement_count = 0
+                return False
+            self.converged = True
+            return True
+        return False
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multilayer perceptron classifier with scikit-learn's ``MLPClassifier`` interface.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
+    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
+    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+    n_iter_no_change, max_fun
+        As in ``sklearn.neural_network.MLPClassifier``.  ``activation`` also
+        takes any fastbp activation (relu, tanh, logistic/sigmoid, identity,
+        leaky_relu, elu, gelu, softplus, silu) or a list with one per hidden layer.
+    dropout : float or list of float, default 0
+        Inverted-dropout rate after each hidden layer, in training only.
+    class_weight : dict, "balanced" or None
+        Weights of the classes, multiplied into ``sample_weight``.
+    n_threads : int, optional
+        Threads for fit and predict (see ``fastbp.set_num_threads``).
+    dtype : {"float32", "float64"}, default "float32"
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,), or list of arrays for multi-label
+    coefs_ : list of ndarray, ``coefs_[l]`` of shape (n_units[l], n_units[l+1])
+    intercepts_ : list of ndarray, ``intercepts_[l]`` of shape (n_units[l+1],)
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+    n_iter_, t_, n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+    validation_loss_curve_ : list of float
+        Loss on ``validation_data`` after each epoch, when it was given.
+    net_ : fastbp.MLP
+        The trained network.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        class_weight=None,
+        n_threads=None,
+        dtype="float32",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+            batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, n_threads=n_threads, dtype=dtype,
+        )  # fmt: skip
+        self.class_weight = class_weight
+
+    def fit(self, X, y, sample_weight=None, validation_data=None):
+        """Fit the network to ``X`` (n, n_features) and labels ``y`` (n,) or indicators (n, n_labels).
+
+        ``validation_data=(X_val, y_val)`` records the loss on it after each
+        epoch in ``validation_loss_curve_``.  Returns ``self``.
+        """
+        self.__dict__.pop("_partial_classes", None)  # classes= of an earlier partial_fit do not apply
+        return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state.
+
+        ``classes`` (every label that will ever appear) is required on the first call.
+        """
+        if not hasattr(self, "net_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            self._partial_classes = np.asarray(classes)
+        elif classes is not None and not np.array_equal(np.unique(classes), self._label_set()):
+            raise ValueError(f"classes {classes!r} differ from those of the first call, {self._label_set()!r}")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _label_set(self):
+        return self._binarizer.classes_
+
+    def _output(self):
+        if self._multiclass:
+            return "cross_entropy", None
+        return "binary_cross_entropy", None
+
+    def _stratify_split(self):
+        return self._multiclass
+
+    def _encode_targets(self, y, first):
+        if first:
+            target_type = type_of_target(y, input_name="y")
+            if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+                raise ValueError(f"Unknown label type: {target_type}; MLPClassifier needs class labels")
+            self._binarizer = LabelBinarizer()
+            fit_labels = getattr(self, "_partial_classes", None)
+            if fit_labels is not None and not hasattr(self, "net_"):
+                self._binarizer.fit(fit_labels)
+            else:
+                self._binarizer.fit(y)
+            self.classes_ = self._binarizer.classes_
+            self._multilabel = self._binarizer.y_type_ == "multilabel-indicator"
+            self._multiclass = not self._multilabel and len(self.classes_) > 2
+        if self._multilabel:
+            indicator = self._binarizer.transform(y).astype(np.float64)
+            return indicator, indicator.shape[1]
+        y = column_or_1d(y, warn=True)
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"y contains labels not seen at the first fit: {unseen[:5]!r}")
+        index = np.searchsorted(self.classes_, y)
+        if self._multiclass:
+            return index.astype(np.int64), len(self.classes_)
+        return index.astype(np.float64).reshape(-1, 1), 1
+
+    def _row_weights(self, y, sample_weight, incremental):
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' needs the whole data set; use a dict with partial_fit")
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else weights * sample_weight
+
+    def _validation_score(self, X, y):
+        return accuracy_score(y, self.predict(X))
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, n_classes) (n_labels for multi-label), float64."""
+        out = self._forward(X)
+        if self._multiclass or self._multilabel:
+            return out
+        return np.hstack([1.0 - out, out])
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Labels of the rows of ``X``, of the type the labels had in ``fit``."""
+        out = self._forward(X)
+        if self._multilabel:
+            return self._binarizer.inverse_transform((out > 0.5).astype(int))
+        if self._multiclass:
+            return self.classes_[np.argmax(out, axis=1)]
+        return self.classes_[(out[:, 0] > 0.5).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multilayer perceptron regressor with scikit-learn's ``MLPRegressor`` interface.
+
+    The loss is scikit-learn's: half the mean squared error, plus the L2 term.
+    Parameters and attributes are those of ``MLPClassifier`` without
+    ``class_weight`` and ``classes_``; ``y`` may be (n,) or (n, n_outputs).
+    """
+
+    _y_numeric = True
+
+    def fit(self, X, y, sample_weight=None, validation_data=None):
+        """Fit the network to ``X`` (n, n_features) and ``y`` (n,) or (n, n_outputs).  Returns ``self``."""
+        return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _output(self):
+        return "squared_error", "identity"
+
+    def _encode_targets(self, y, first):
+        y = np.asarray(y, dtype=np.float64)
+        if first:
+            self._y_1d = y.ndim == 1
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        if not first and y2.shape[1] != self.net_.sizes[-1]:
+            raise ValueError(f"y has {y2.shape[1]} outputs, the model was fitted with {self.net_.sizes[-1]}")
+        return y2, y2.shape[1]
+
+    def _validation_score(self, X, y):
+        return r2_score(y, self.predict(X))
+
+    def predict(self, X):
+        """Predicted values, shape (n,) when ``y`` was 1-D in fit, else (n, n_outputs); float64."""
+        out = self._forward(X)
+        return out[:, 0] if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
