@@ -179,9 +179,7 @@ class _BaseMLP(BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental, validation_data=None):
         hidden = self._check_params()
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
-        X, y = validate_data(
-            self, X, y, reset=first, multi_output=True, y_numeric=self._y_numeric, dtype=(np.float64, np.float32)
-        )
+        X, y = self._validate_xy(X, y, reset=first)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         targets, n_outputs = self._encode_targets(y, first)
@@ -217,10 +215,7 @@ class _BaseMLP(BaseEstimator):
         val_data = None
         if validation_data is not None:
             Xv, yv = validation_data
-            Xv, yv = validate_data(
-                self, Xv, yv, reset=False, multi_output=True, y_numeric=self._y_numeric,
-                dtype=(np.float64, np.float32),
-            )  # fmt: skip
+            Xv, yv = self._validate_xy(Xv, yv, reset=False)
             val_data = (Xv, self._encode_targets(yv, False)[0])
 
         n = X.shape[0]
@@ -247,6 +242,11 @@ class _BaseMLP(BaseEstimator):
 
     def _stratify_split(self):
         return False
+
+    def _validate_xy(self, X, y, reset):
+        return validate_data(
+            self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric, dtype=(np.float64, np.float32)
+        )
 
     def _fit_lbfgs(self, X, targets, sample_weight):
         """Full-batch L-BFGS-B through scipy on the network's loss and gradient."""
@@ -437,7 +437,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError("classes must be passed on the first call to partial_fit")
             self._partial_classes = np.asarray(classes)
         elif classes is not None and not np.array_equal(np.unique(classes), self._label_set()):
-            raise ValueError(f"classes {classes!r} differ from those of the first call, {self._label_set()!r}")
+            raise ValueError(f"classes {classes!r} differ from the first call's {self._label_set()!r}")
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _label_set(self):

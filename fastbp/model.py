@@ -539,7 +539,8 @@ class MLP:
             info = {
                 "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
                 "val_loss": history.val_loss[-1] if history.val_loss else None, "lr": lr,
-                "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9), "net": self, "optimizer": optimizer,
+                "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9),
+                "net": self, "optimizer": optimizer,
             }  # fmt: skip
             for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
                 stop = bool(callback(info)) or stop
