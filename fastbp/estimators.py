@@ -244,9 +244,8 @@ class _BaseMLP(BaseEstimator):
         return False
 
     def _validate_xy(self, X, y, reset):
-        return validate_data(
-            self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric, dtype=(np.float64, np.float32)
-        )
+        dtypes = (np.float64, np.float32)
+        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric, dtype=dtypes)
 
     def _fit_lbfgs(self, X, targets, sample_weight):
         """Full-batch L-BFGS-B through scipy on the network's loss and gradient."""
