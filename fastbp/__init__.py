@@ -20,6 +20,7 @@ def __getattr__(name):
         return getattr(estimators, name)
     raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
 
+
 __all__ = [
     "MLP",
     "History",

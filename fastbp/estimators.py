@@ -36,6 +36,7 @@ from .optimizers import SGD, Adam
 SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's names that fastbp spells differently
 SOLVERS = ("adam", "sgd", "lbfgs")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+FLOAT_DTYPES = (np.float64, np.float32)  # kept as given; anything else becomes float64
 
 
 def _fastbp_activation(name):
@@ -244,8 +245,9 @@ class _BaseMLP(BaseEstimator):
         return False
 
     def _validate_xy(self, X, y, reset):
-        dtypes = (np.float64, np.float32)
-        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric, dtype=dtypes)
+        return validate_data(
+            self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric, dtype=FLOAT_DTYPES
+        )
 
     def _fit_lbfgs(self, X, targets, sample_weight):
         """Full-batch L-BFGS-B through scipy on the network's loss and gradient."""
@@ -284,7 +286,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------- predicting
     def _forward(self, X):
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         return self.net_.predict(X, n_threads=self.n_threads).astype(np.float64)
 
     def __sklearn_tags__(self):
