@@ -78,16 +78,18 @@ numba.get_num_threads()
 # compiled, but a kernel's machine code includes the kernels it calls from
 # other files: after an edit (or an upgrade) that touches optimizers.py alone,
 # train_epoch in network.py would still load the old optimizer from its cache.
-# fastbp's functions are therefore stamped with a hash of every source file in
-# the package, so any change recompiles them all.  Functions of other packages
-# keep numba's usual locators.
+# fastbp's functions are therefore stamped with a hash of every file that
+# compiled code comes from (this file, for the options, and kernels/), so any
+# change there recompiles them all; the Python API's files are left out, so
+# editing them keeps the cache.  Functions of other packages keep numba's
+# usual locators.
 _PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
 def source_stamp(package=_PACKAGE):
-    """SHA-256 over the names and contents of every .py file under ``package``."""
+    """SHA-256 over the names and contents of ``_jit.py`` and every .py file under ``kernels/``."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([package / "_jit.py", *(package / "kernels").rglob("*.py")]):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

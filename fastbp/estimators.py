@@ -160,7 +160,7 @@ class _BaseMLP(BaseEstimator):
             if isinstance(activation, (list, tuple))
             else _fastbp_activation(activation)
         )
-        return MLP(
+        net = MLP(
             [n_features, *hidden, n_outputs],
             activation=activation,
             loss=loss,
@@ -170,6 +170,16 @@ class _BaseMLP(BaseEstimator):
             alpha=self.alpha,
             dropout=self.dropout,
         )
+        # scikit-learn's initialisation, so random_state means what it means there:
+        # weights and biases uniform in +-sqrt(6 / (fan_in + fan_out)), 2 instead of 6
+        # for logistic (of the first hidden activation when they differ per layer)
+        first = net.activation[0] if net.activation else "relu"
+        factor = 2.0 if first == "sigmoid" else 6.0
+        for w, b in zip(net.coefs_, net.intercepts_):
+            bound = np.sqrt(factor / sum(w.shape))
+            w[:] = rng.uniform(-bound, bound, w.shape)
+            b[:] = rng.uniform(-bound, bound, b.shape)
+        return net
 
     def _new_optimizer(self):
         if self.solver == "sgd":

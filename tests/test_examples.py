@@ -19,8 +19,16 @@ def _load(name):
     return module
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+# examples that need optional extras, and what they import
+NEEDS = {"dask_cluster.py": ["dask_ml", "distributed"], "streaming_partial_fit.py": ["sklearn"]}
+# run in-process by a test of their own, which checks their results
+OWN_TEST = {"dask_cluster.py"}
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in OWN_TEST))
 def test_example_runs_as_a_script(script):
+    for module in NEEDS.get(script, []):
+        pytest.importorskip(module)
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300
     )
@@ -74,3 +82,22 @@ def test_single_neuron_gradient_is_the_chain_rule_formula():
         w, b = w - example.LR * gw, b - example.LR * gb
     np.testing.assert_allclose(out["neuron"].params, np.append(w, b), rtol=1e-12)
     assert out["history"].loss[-1] < out["history"].loss[0]
+
+
+def test_streaming_partial_fit_is_as_good_as_one_fit():
+    pytest.importorskip("sklearn")
+    scores = _load("streaming_partial_fit").main(rows=8_000, chunk_rows=1_000, passes=4)
+    whole = scores["one fit over all rows"]
+    assert whole > 0.9
+    assert scores["partial_fit over memory-mapped chunks"] >= whole - 0.01
+    assert scores["partial_fit over an iterator"] >= whole - 0.02
+
+
+def test_dask_cluster_trains_chunk_by_chunk_and_predicts_in_parallel():
+    """A real LocalCluster of 2 worker processes, each with one fastbp thread."""
+    for module in NEEDS["dask_cluster.py"]:
+        pytest.importorskip(module)
+    accuracy, agree, worker_threads = _load("dask_cluster").main(rows=4_000, chunk_rows=500, epochs=3)
+    assert agree  # the cluster's predictions equal a local predict, row for row
+    assert accuracy > 0.8
+    assert worker_threads == [1, 1]

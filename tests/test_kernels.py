@@ -231,8 +231,8 @@ def test_large_arrays_take_the_parallel_path_and_agree(rng):
     np.testing.assert_allclose(params, expected, rtol=1e-14, atol=1e-15)  # FMA rounding
 
 
-def test_kernel_caches_are_stamped_with_the_whole_package(tmp_path):
-    """A change to any fastbp source file must invalidate every cached kernel."""
+def test_kernel_caches_are_stamped_with_every_kernel_source(tmp_path):
+    """A change to any file of compiled code must invalidate every cached kernel."""
     from fastbp import _jit
     from fastbp.kernels import network
 
@@ -241,9 +241,16 @@ def test_kernel_caches_are_stamped_with_the_whole_package(tmp_path):
     package = tmp_path / "pkg"
     (package / "kernels").mkdir(parents=True)
     (package / "kernels" / "optimizers.py").write_text("x = 1\n")
+    (package / "_jit.py").write_text("options = 1\n")
+    (package / "model.py").write_text("y = 1\n")
     before = _jit.source_stamp(package)
+    (package / "model.py").write_text("y = 2\n")  # no compiled code: the cache stays valid
+    assert _jit.source_stamp(package) == before
     (package / "kernels" / "optimizers.py").write_text("x = 2\n")
-    assert _jit.source_stamp(package) != before
+    changed = _jit.source_stamp(package)
+    assert changed != before
+    (package / "_jit.py").write_text("options = 2\n")
+    assert _jit.source_stamp(package) != changed
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
