@@ -1,33 +1,48 @@
-"""Model files: a JSON header and the raw parameter bytes, with no pickle anywhere.
+"""Model and checkpoint files: a JSON header and raw arrays, with no pickle anywhere.
 
 Layout of a ``.fbp`` file::
 
     8 bytes   magic  b"FASTBP\\x00\\x01"
     8 bytes   header length H, little-endian uint64
     H bytes   JSON header (UTF-8): format version, fastbp version, the network's
-              constructor arguments, parameter count and dtype, and a SHA-256
-              over the rest of the header and the data
-    rest      the parameters, little-endian, C order
+              constructor arguments, the list of arrays that follow (name,
+              dtype, shape), free-form ``extra`` fields (preprocessing, a
+              checkpoint's training progress) and a SHA-256 over the rest of
+              the header and the data
+    rest      the arrays, one after another, little-endian, C order
 
-Saving writes a temporary file beside the target, flushes and fsyncs it, then
-renames it over the target and fsyncs the folder, so an interrupted save
-leaves the old file whole.
+Every file holds a ``params`` array; a checkpoint adds the optimizer state.
+Only float32, float64 and int64 arrays are accepted, so there is nothing to
+unpickle and nothing to run.  Saving writes a temporary file beside the
+target, flushes and fsyncs it, then renames it over the target and fsyncs the
+folder, so an interrupted save leaves the old file whole.
 """
 
 import hashlib
 import json
+import math
 import os
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 
 MAGIC = b"FASTBP\x00\x01"
-FORMAT_VERSION = 1
-_MAX_HEADER = 1 << 20
+FORMAT_VERSION = 2
+ARRAY_DTYPES = ("float32", "float64", "int64")
+_MAX_HEADER = 1 << 24
 
 
 class ModelFileError(ValueError):
     """A model file that is not a valid fastbp file, or is damaged."""
+
+
+@dataclass
+class ModelFile:
+    """What a file holds: its JSON ``header`` and its named ``arrays``."""
+
+    header: dict
+    arrays: dict
 
 
 def _checksum(header, data):
@@ -38,24 +53,40 @@ def _checksum(header, data):
     return digest.hexdigest()
 
 
-def save(net, path):
+def save(net, path, extra=None, arrays=None):
     """Write ``net`` to ``path`` atomically.
 
     Parameters
     ----------
     net : fastbp.MLP
     path : str or os.PathLike
+    extra : dict, optional
+        JSON-serialisable fields stored in the header under ``extra``.
+    arrays : dict of str to ndarray, optional
+        More arrays to store beside ``params`` (float32, float64 or int64).
     """
+    write(path, net, extra or {}, {"params": net.params, **(arrays or {})})
+
+
+def write(path, net, extra, arrays):
+    """Write the header of ``net``, ``extra`` and the named ``arrays`` atomically to ``path``."""
     from . import __version__
 
-    data = np.ascontiguousarray(net.params, dtype=net.params.dtype.newbyteorder("<")).tobytes()
+    listing, chunks = [], []
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.dtype.name not in ARRAY_DTYPES:
+            raise TypeError(f"array {name!r} has dtype {array.dtype}; files hold only {ARRAY_DTYPES}")
+        listing.append([name, array.dtype.name, list(array.shape)])
+        chunks.append(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+    data = b"".join(chunks)
     header = {
         "format_version": FORMAT_VERSION,
         "fastbp_version": __version__,
         "config": net._config(),
         "epochs_trained": net.epochs_trained,
-        "n_params": int(net.n_params),
-        "dtype": net.dtype.name,
+        "arrays": listing,
+        "extra": extra,
     }
     header["sha256"] = _checksum(header, data)
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
@@ -98,25 +129,34 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def load(path):
-    """Read a network written by ``MLP.save``.
+def _check_listing(listing):
+    """``[(name, dtype, shape, nbytes)]`` from the header's array list, or a TypeError."""
+    if not isinstance(listing, list):
+        raise TypeError("arrays must be a list")
+    entries = []
+    for entry in listing:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)):
+            raise TypeError("each array entry must be [name, dtype, shape]")
+        name, dtype, shape = entry
+        if dtype not in ARRAY_DTYPES:
+            raise TypeError(f"array {name!r} has dtype {dtype!r}; only {ARRAY_DTYPES} are read")
+        if not isinstance(shape, list) or any(type(s) is not int or s < 0 for s in shape):
+            raise TypeError(f"array {name!r} has a malformed shape {shape!r}")
+        dt = np.dtype(dtype).newbyteorder("<")
+        entries.append((name, dt, tuple(shape), math.prod(shape) * dt.itemsize))
+    return entries
 
-    Parameters
-    ----------
-    path : str or os.PathLike
 
-    Returns
-    -------
-    fastbp.MLP
+def read(path):
+    """Read and check any fastbp file; returns a ``ModelFile``.
 
     Raises
     ------
     ModelFileError
-        Wrong magic, unsupported format version, malformed or inconsistent
-        header, truncated data or checksum mismatch.
+        Wrong magic, a format version other than this fastbp's, a malformed
+        or inconsistent header, an array dtype other than float32, float64
+        or int64, truncated or extra data, or a checksum mismatch.
     """
-    from .model import MLP
-
     with open(path, "rb") as f:
         blob = f.read()
     if blob[: len(MAGIC)] != MAGIC:
@@ -129,42 +169,80 @@ def load(path):
         raise ModelFileError(f"{path}: truncated or oversized header")
     try:
         header = json.loads(blob[start : start + header_len].decode("utf-8"))
+        if not isinstance(header, dict):
+            raise TypeError("the header must be a JSON object")
         version = header["format_version"]
-        config = header["config"]
-        n_params = header["n_params"]
-        epochs_trained = header.get("epochs_trained", 0)
-        checksum = header["sha256"]
-        if not isinstance(config, dict) or not isinstance(checksum, str):
-            raise TypeError("config must be an object and sha256 a string")
-        for name, value in (
-            ("format_version", version),
-            ("n_params", n_params),
-            ("epochs_trained", epochs_trained),
-        ):
-            if type(value) is not int or value < 0:
-                raise TypeError(f"{name} must be a non-negative integer")
-        dtype = np.dtype(header["dtype"]).newbyteorder("<")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        if type(version) is not int:
+            raise TypeError("format_version must be an integer")
+    except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: malformed header ({exc})") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: format version {version} is newer than this fastbp reads ({FORMAT_VERSION}); "
+            "upgrade fastbp to load it"
+        )
     if version != FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: format version {version} is not supported (this fastbp reads {FORMAT_VERSION})"
         )
-    if dtype.name not in ("float32", "float64") or config.get("dtype") != dtype.name:
-        raise ModelFileError(f"{path}: unsupported or inconsistent dtype {header['dtype']!r}")
+    try:
+        config, checksum, extra = header["config"], header["sha256"], header.get("extra", {})
+        if not isinstance(config, dict) or not isinstance(checksum, str) or not isinstance(extra, dict):
+            raise TypeError("config and extra must be objects and sha256 a string")
+        epochs_trained = header.get("epochs_trained", 0)
+        if type(epochs_trained) is not int or epochs_trained < 0:
+            raise TypeError("epochs_trained must be a non-negative integer")
+        entries = _check_listing(header["arrays"])
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: malformed header ({exc})") from None
     data = blob[start + header_len :]
-    if len(data) != n_params * dtype.itemsize:
-        raise ModelFileError(
-            f"{path}: holds {len(data)} bytes of parameters, the header promises {n_params * dtype.itemsize}"
-        )
+    expected = sum(e[3] for e in entries)
+    if len(data) != expected:
+        raise ModelFileError(f"{path}: holds {len(data)} bytes of data, the header promises {expected}")
     if _checksum(header, data) != checksum:
         raise ModelFileError(f"{path}: checksum mismatch, the file is damaged")
+    arrays, offset = {}, 0
+    for name, dt, shape, nbytes in entries:
+        count = nbytes // dt.itemsize
+        arrays[name] = np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
+        offset += nbytes
+    return ModelFile(header, arrays)
+
+
+def network_from(model_file, path="model file"):
+    """The ``MLP`` that a ``ModelFile`` describes, with its parameters."""
+    from .model import MLP
+
+    header, arrays = model_file.header, model_file.arrays
     try:
-        net = MLP(**config)
+        net = MLP(**header["config"])
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: header describes an invalid network ({exc})") from None
-    if net.n_params != n_params:
-        raise ModelFileError(f"{path}: header sizes need {net.n_params} parameters, file has {n_params}")
-    net.params[:] = np.frombuffer(data, dtype=dtype)
-    net.epochs_trained = epochs_trained
+    params = arrays.get("params")
+    if params is None or params.dtype.name != net.dtype.name or params.shape != (net.n_params,):
+        found = None if params is None else f"{params.dtype.name} {params.shape}"
+        raise ModelFileError(
+            f"{path}: the network needs {net.n_params} {net.dtype.name} parameters, the file holds {found}"
+        )
+    net.params[:] = params
+    net.epochs_trained = header.get("epochs_trained", 0)
     return net
+
+
+def load(path):
+    """Read a network written by ``MLP.save`` (or a checkpoint of ``fit``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    fastbp.MLP
+
+    Raises
+    ------
+    ModelFileError
+        See ``read``; also a header whose network does not match its parameters.
+    """
+    return network_from(read(path), path)

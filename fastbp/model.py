@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checkpoint as checkpoints
 from . import validation
 from .kernels import activations, losses
 from .kernels import network as kernels
@@ -365,11 +366,11 @@ class MLP:
         ws = Workspace(self.layout, chunk, self.dtype)
         return self._evaluate(X, y2d, labels, sw, ws)
 
-    def _evaluate(self, X, y2d, labels, sw, ws):
+    def _evaluate(self, X, y2d, labels, sw, ws, blas=True):
         sizes, w_off, b_off, acts = self._net_args()
         loss = kernels.evaluate_loss(
             self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
-            X, y2d, labels, sw, ws.rows, ws.zbuf, ws.abuf, True,
+            X, y2d, labels, sw, ws.rows, ws.zbuf, ws.abuf, blas,
         )  # fmt: skip
         return float(loss)
 
@@ -391,6 +392,11 @@ class MLP:
         n_threads=None,
         sample_weight=None,
         callbacks=(),
+        clip_norm=None,
+        deterministic=False,
+        checkpoint=None,
+        checkpoint_every=1,
+        resume=None,
     ):
         """Train with mini-batch backpropagation; each epoch is one compiled call.
 
@@ -440,6 +446,28 @@ class MLP:
             ``lr``, ``seconds``, ``samples_per_second``, ``net`` and
             ``optimizer`` (whose ``lr`` it may change for the next epoch).
             A callback that returns True stops training after this epoch.
+        clip_norm : float, optional
+            Scale each step's gradient down to this global L2 norm when it is
+            larger (``torch.nn.utils.clip_grad_norm_``).
+        deterministic : bool, default False
+            By default the weights are bit-identical for any ``n_threads``, but
+            wide layers use BLAS, whose rounding may depend on the BLAS library
+            and its own thread count.  True uses fastbp's own loops instead
+            (slower on wide layers), so the result does not depend on any
+            thread setting of fastbp or of BLAS.
+        checkpoint : str or os.PathLike, optional
+            Save the network, the optimizer state and the training progress
+            to this file every ``checkpoint_every`` epochs and at the end
+            (atomically; ``fastbp.load`` reads it as a network).
+        checkpoint_every : int, default 1
+        resume : str or os.PathLike, optional
+            Continue the fit recorded in this checkpoint: its weights,
+            optimizer state, schedule, early-stopping state and history, for
+            the remaining epochs up to ``epochs``.  With the same data and
+            arguments the result is bit-identical to a fit that was never
+            interrupted.  The network must have the checkpoint's
+            configuration (e.g. ``fastbp.load(path)`` or the same constructor
+            arguments).
 
         Returns
         -------
@@ -447,13 +475,14 @@ class MLP:
         """
         epochs = validation.check_positive_int("epochs", epochs)
         batch_size = validation.check_positive_int("batch_size", batch_size)
+        checkpoint_every = validation.check_positive_int("checkpoint_every", checkpoint_every)
+        clip = 0.0 if clip_norm is None else validation.check_positive_float("clip_norm", clip_norm)
         if n_threads is not None:
             check_threads(n_threads)
         if patience is not None:
             patience = validation.check_positive_int("patience", patience)
             if validation_data is None:
                 raise ValueError("early stopping (patience=...) needs validation_data")
-        optimizer = get_optimizer(optimizer)
         schedule = get_schedule(lr_schedule, epochs)
         X, y2d, labels = self._check_xy(X, y)
         sw = validation.check_sample_weight(sample_weight, X.shape[0])
@@ -461,8 +490,18 @@ class MLP:
             if len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val)")
             X_val, y_val, labels_val = self._check_xy(*validation_data)
-        fit_seed = self.seed if seed is None else _as_seed(seed)
-        first_epoch = self.epochs_trained if seed is None else 0
+        if resume is not None:
+            optimizer, progress, history = checkpoints.restore(
+                resume, self, optimizer, schedule, batch_size, shuffle
+            )
+        else:
+            optimizer = get_optimizer(optimizer)
+            progress = checkpoints.Progress(
+                epoch=0, fit_seed=self.seed if seed is None else _as_seed(seed),
+                first_epoch=self.epochs_trained if seed is None else 0,
+                batch_size=batch_size, shuffle=shuffle,
+            )  # fmt: skip
+            history = History()
 
         n = X.shape[0]
         total_weight = float(sw.sum()) if sw.size else n
@@ -480,19 +519,18 @@ class MLP:
             val_ws = Workspace(self.layout, min(X_val.shape[0], PREDICT_CHUNK), self.dtype)
         sizes, w_off, b_off, acts = self._net_args()
         hyper = optimizer.hyper()
-        history = History()
-        best_loss, best_params, bad_epochs = math.inf, None, 0
+        blas = not deterministic
 
-        for epoch in range(epochs):
+        for epoch in range(progress.epoch, epochs):
             lr = schedule.lr(epoch, optimizer.lr)
-            key = derive_key(fit_seed, 0x5EED, first_epoch + epoch)
+            key = derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)
             start = time.perf_counter()
             with using_threads(n_threads):
                 if chunk_rows:
                     total, steps, status, failed = kernels.train_epoch_chunked(
                         self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
                         sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, sw, batch_size, shuffle, key, chunk_rows,
+                        X, y2d, labels, sw, batch_size, shuffle, key, clip, chunk_rows,
                         ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
                         ws.xtbuf, ws.tbuf, ws.chunk_grads, ws.chunk_loss,
                     )  # fmt: skip
@@ -500,16 +538,16 @@ class MLP:
                     total, steps, status, failed = kernels.train_epoch(
                         self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
                         sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, sw, batch_size, shuffle, key,
+                        X, y2d, labels, sw, batch_size, shuffle, key, clip, blas,
                         ws.xb, ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
                     )  # fmt: skip
             seconds = time.perf_counter() - start
             optimizer.step_count += steps
             if status != kernels.OK:
                 what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
-                if best_params is None:
+                if progress.best_params is None:
                     raise TrainingDiverged(epoch, failed, what)
-                self.params[:] = best_params
+                self.params[:] = progress.best_params
                 raise TrainingDiverged(epoch, failed, what, f"the best weights (epoch {history.best_epoch})")
             self.epochs_trained += 1
             history.loss.append(total / total_weight)
@@ -517,7 +555,7 @@ class MLP:
             history.seconds.append(seconds)
             monitored = history.loss[-1]
             if val_ws is not None:
-                monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws)
+                monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws, blas)
                 history.val_loss.append(monitored)
             schedule.observe(epoch, monitored)
             if verbose:
@@ -529,13 +567,13 @@ class MLP:
                 )
             stop = False
             if patience is not None:
-                if monitored < best_loss - min_delta:
-                    best_loss, bad_epochs = monitored, 0
-                    best_params = self.params.copy()
+                if monitored < progress.best_loss - min_delta:
+                    progress.best_loss, progress.bad_epochs = monitored, 0
+                    progress.best_params = self.params.copy()
                     history.best_epoch = epoch
                 else:
-                    bad_epochs += 1
-                    stop = bad_epochs >= patience
+                    progress.bad_epochs += 1
+                    stop = progress.bad_epochs >= patience
             info = {
                 "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
                 "val_loss": history.val_loss[-1] if history.val_loss else None, "lr": lr,
@@ -544,11 +582,15 @@ class MLP:
             }  # fmt: skip
             for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
                 stop = bool(callback(info)) or stop
+            history.stopped_early = stop
+            progress.epoch = epoch + 1
+            due = stop or progress.epoch % checkpoint_every == 0 or progress.epoch == epochs
+            if checkpoint is not None and due:
+                checkpoints.save(checkpoint, self, optimizer, schedule, progress, history)
             if stop:
-                history.stopped_early = True
                 break
-        if best_params is not None:
-            self.params[:] = best_params
+        if progress.best_params is not None:
+            self.params[:] = progress.best_params
         return history
 
     # ------------------------------------------------------------------ files

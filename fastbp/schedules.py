@@ -21,6 +21,15 @@ class Schedule:
     def reset(self):
         """Called at the start of each fit."""
 
+    def state(self):
+        """What the schedule has learnt during a fit (its private attributes), for checkpoints."""
+        return {k: v for k, v in vars(self).items() if k.startswith("_")}
+
+    def load_state(self, state):
+        """Restore what ``state`` returned."""
+        for k, v in state.items():
+            setattr(self, k, v)
+
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"

@@ -14,6 +14,12 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_positive_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def check_features(X, n_features, dtype, name="X"):
     """``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 

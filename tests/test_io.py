@@ -76,7 +76,8 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
             ),
             "magic",
         ),
-        "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-5]), "bytes of parameters"),
+        "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-5]), "bytes of data"),
+        "extra bytes": (lambda p: p.write_bytes(p.read_bytes() + b"\x00" * 8), "bytes of data"),
         "flipped data bit": (
             lambda p: _rewrite(p, data_edit=lambda d: bytes([d[0] ^ 1]) + d[1:], reseal=False),
             "checksum",
@@ -92,13 +93,23 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
         "config not an object": (lambda p: _rewrite(p, lambda h: h.update(config=[1, 2])), "malformed"),
         "boolean version": (lambda p: _rewrite(p, lambda h: h.update(format_version=True)), "malformed"),
         "bad epochs_trained": (lambda p: _rewrite(p, lambda h: h.update(epochs_trained="x")), "malformed"),
-        "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=2)), "format version 2"),
+        "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=3)), "version 3 is newer"),
+        "older format": (lambda p: _rewrite(p, lambda h: h.update(format_version=1)), "not supported"),
         "shape mismatch": (
             lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3])),
             "parameters",
         ),
         "bad header": (lambda p: p.write_bytes(io.MAGIC + (5).to_bytes(8, "little") + b"{nope"), "malformed"),
-        "object dtype": (lambda p: _rewrite(p, lambda h: h.update(dtype="object")), "dtype"),
+        "object array": (lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(1, "object")), "only"),
+        "pickled array dtype": (lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(1, "O")), "only"),
+        "listing shape off": (
+            lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(2, [h["arrays"][0][2][0] + 1])),
+            "bytes of data",
+        ),
+        "params missing": (
+            lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(0, "other")),
+            "holds None",
+        ),
     }
     for damage, message in cases.values():
         net.save(path)

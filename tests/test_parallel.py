@@ -48,7 +48,7 @@ def test_chunked_gradient_equals_one_serial_pass(loss, n_out, shuffle, weighted,
     sw = rng.uniform(0, 2, size=130) if weighted else None
     chunked = _chunked_and_serial(net, X, y, 101, 32, np.uint64(77), shuffle, rng, sw)
     assert chunked[0] == pytest.approx(chunked[2], rel=1e-12)
-    np.testing.assert_allclose(chunked[1], chunked[3], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(chunked[1], chunked[3], rtol=1e-12, atol=1e-14)
 
 
 def test_chunk_split_depends_on_the_network_and_batch_only():

@@ -369,12 +369,25 @@ def shuffled_order(order, key):
 
 
 @jit
-def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss):
-    """Apply one optimizer step if the loss and gradient are finite; return the status."""
+def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss, clip_norm):
+    """Apply one optimizer step if the loss and gradient are finite; return the status.
+
+    With ``clip_norm > 0`` a gradient whose global L2 norm exceeds it is first
+    scaled down to that norm (``torch.nn.utils.clip_grad_norm_``).
+    """
     if not math.isfinite(loss):
         return NONFINITE_LOSS
     if not all_finite(grad):
         return NONFINITE_GRAD
+    if clip_norm > 0.0:
+        squares = 0.0
+        for p in range(grad.size):
+            squares += grad[p] * grad[p]
+        norm = math.sqrt(squares)
+        if norm > clip_norm:
+            scale = clip_norm / norm
+            for p in range(grad.size):
+                grad[p] *= scale
     optimizer_update(opt_kind, opt_hyper, lr, step, params, grad, opt_state)
     return OK
 
@@ -403,6 +416,8 @@ def train_epoch(
     batch_size,
     shuffle,
     epoch_key,
+    clip_norm,
+    blas,
     xb,
     yb,
     lb,
@@ -419,7 +434,9 @@ def train_epoch(
     Batches are consecutive slices of ``x`` (the last one may be shorter), or
     of a permutation of the rows drawn from ``epoch_key`` when ``shuffle``.
     Each step is forward, mean batch loss, backward and an optimizer update;
-    the products go to BLAS.
+    the products go to BLAS when ``blas``, else to fastbp's own loops (whose
+    results do not depend on any thread setting).  ``clip_norm > 0`` clips
+    each step's gradient to that global norm.
 
     xb, yb, lb : gather buffers for one shuffled batch (batch_size rows).
     order : (n,) int64 scratch for the permutation.
@@ -459,9 +476,9 @@ def train_epoch(
             dbuf2,
             _batch_key(epoch_key, batch),
             0,
-            True,
+            blas,
         )
-        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
+        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss, clip_norm)
         if status != OK:
             return total, batch, status, batch
         total += loss * weight_sum(win, rows)
@@ -492,6 +509,7 @@ def _train_epoch_chunked(
     batch_size,
     shuffle,
     epoch_key,
+    clip_norm,
     chunk_rows,
     yb,
     lb,
@@ -555,7 +573,7 @@ def _train_epoch_chunked(
             tbuf,
             _batch_key(epoch_key, batch),
         )
-        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss)
+        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss, clip_norm)
         if status != OK:
             return total, batch, status, batch
         total += loss * _batch_weight(sw, order, shuffle, start, rows)

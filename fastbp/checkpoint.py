@@ -1,0 +1,98 @@
+"""Checkpoints of a running ``fit``: the network, the optimizer and the training progress.
+
+A checkpoint is an ordinary fastbp file (``fastbp.io``): ``fastbp.load`` reads
+it as a network.  Its ``extra`` header field records where the fit stands
+(epochs done, the shuffling seed, the schedule's and early stopping's state,
+the history so far) and its arrays add the optimizer state and the best
+weights of early stopping.  ``fit(resume=path)`` continues from there and
+reaches the same weights, bit for bit, as a fit that was never interrupted.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import io
+from .optimizers import OPTIMIZERS, Optimizer
+
+_OPTIMIZER_CLASSES = {cls.__name__: cls for cls in OPTIMIZERS.values()}
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where a fit stands after ``epoch`` epochs; enough to continue it exactly."""
+
+    epoch: int
+    fit_seed: int
+    first_epoch: int
+    batch_size: int
+    shuffle: bool
+    best_loss: float = math.inf
+    bad_epochs: int = 0
+    best_params: np.ndarray | None = None
+
+
+def save(path, net, optimizer, schedule, progress, history):
+    """Write a checkpoint of ``net`` mid-fit to ``path``, atomically."""
+    fields = {k: v for k, v in dataclasses.asdict(progress).items() if k != "best_params"}
+    extra = {
+        "checkpoint": {
+            **fields,
+            "optimizer": {
+                "class": type(optimizer).__name__,
+                "params": optimizer._params(),
+                "step_count": optimizer.step_count,
+            },
+            "schedule": {"class": type(schedule).__name__, "state": schedule.state()},
+            "history": dataclasses.asdict(history),
+        }
+    }
+    arrays = {"params": net.params, "optimizer_state": optimizer.state}
+    if progress.best_params is not None:
+        arrays["best_params"] = progress.best_params
+    io.write(path, net, extra, arrays)
+
+
+def restore(path, net, optimizer, schedule, batch_size, shuffle):
+    """Load a checkpoint into ``net``, ``optimizer`` and ``schedule``.
+
+    Returns ``(optimizer, progress, history)``.
+
+    ``optimizer`` may be None (rebuilt from the file) or an optimizer of the
+    same class, whose state is replaced.  The network's configuration, the
+    batch size and the shuffling must match the checkpointed fit, since
+    otherwise the continuation would not be the same run.
+    """
+    from .model import History
+
+    stored = io.read(path)
+    state = stored.header["extra"].get("checkpoint")
+    if state is None:
+        raise io.ModelFileError(f"{path}: a model file, not a checkpoint of fit")
+    if stored.header["config"] != net._config():
+        raise ValueError(f"{path}: the checkpoint is of a different network: {stored.header['config']}")
+    if (state["batch_size"], state["shuffle"]) != (batch_size, shuffle):
+        raise ValueError(
+            f"{path}: the checkpointed fit used batch_size={state['batch_size']}, "
+            f"shuffle={state['shuffle']}; resume with the same"
+        )
+    spec = state["optimizer"]
+    cls = _OPTIMIZER_CLASSES.get(spec["class"])
+    if cls is None:
+        raise io.ModelFileError(f"{path}: unknown optimizer {spec['class']!r}")
+    if optimizer is None:
+        optimizer = cls(**spec["params"])
+    elif not isinstance(optimizer, Optimizer) or type(optimizer) is not cls:
+        raise ValueError(f"{path}: the checkpointed fit used {spec['class']}, not {type(optimizer).__name__}")
+    optimizer.state = np.array(stored.arrays["optimizer_state"], dtype=net.dtype)
+    optimizer.step_count = spec["step_count"]
+    if type(schedule).__name__ != state["schedule"]["class"]:
+        raise ValueError(f"{path}: the checkpointed fit used the {state['schedule']['class']} schedule")
+    schedule.load_state(state["schedule"]["state"])
+    net.params[:] = stored.arrays["params"]
+    net.epochs_trained = stored.header["epochs_trained"]
+    best = stored.arrays.get("best_params")
+    fields = {f.name for f in dataclasses.fields(Progress)} - {"best_params"}
+    progress = Progress(**{k: state[k] for k in fields}, best_params=None if best is None else best.copy())
+    return optimizer, progress, History(**state["history"])
