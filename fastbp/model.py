@@ -15,6 +15,7 @@ from .kernels import network as kernels
 from .kernels.random import derive_key
 from .layout import Layout
 from .optimizers import get_optimizer
+from .progress import EpochReporter
 from .schedules import get_schedule
 from .threads import check_threads, using_threads
 from .workspace import Workspace, chunk_rows_for
@@ -56,6 +57,10 @@ class History:
         including the L2 term when ``alpha > 0``).
     val_loss : list of float
         Mean loss on ``validation_data`` after the epoch (no dropout, no L2 term).
+    val_accuracy : list of float
+        Accuracy on ``validation_data`` after the epoch, for the cross-entropy
+        losses (for binary_cross_entropy: the fraction of outputs on the right
+        side of 0.5).
     lr : list of float
         Learning rate used in the epoch.
     seconds : list of float
@@ -67,6 +72,7 @@ class History:
 
     loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
     lr: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     best_epoch: int | None = None
@@ -339,6 +345,15 @@ class MLP:
             )  # fmt: skip
         return out
 
+    def _accuracy(self, X, y2d, labels):
+        """Fraction of right answers of a classification network on checked data."""
+        out = self.predict(X)
+        if labels.size:
+            return float(np.mean(out.argmax(axis=1) == labels))
+        if self.loss == "cross_entropy":  # one-hot or soft targets: the most likely class
+            return float(np.mean(out.argmax(axis=1) == y2d.argmax(axis=1)))
+        return float(np.mean((out > 0.5) == (y2d > 0.5)))
+
     def _small_workspace(self):
         """This thread's reusable workspace for predicts of up to SMALL_PREDICT_ROWS rows."""
         local = self.__dict__.get("_scratch")
@@ -422,7 +437,10 @@ class MLP:
         validation_data : (X_val, y_val), optional
             Evaluated after every epoch into ``History.val_loss``.
         verbose : int, default 0
-            1 prints one line per epoch.
+            0 is silent.  1 shows progress after every epoch (loss, validation
+            loss and accuracy, samples/s, time left): a live bar when the
+            output is a terminal and tqdm is installed, else one line per
+            epoch.  2 always prints lines.
         lr_schedule : str or Schedule, optional
             constant, step, exponential, cosine, invscaling or plateau, or an
             instance from ``fastbp.schedules``.  Applied per epoch.
@@ -442,8 +460,9 @@ class MLP:
             no data gradient (only its L2 term).
         callbacks : sequence of callables, optional
             Each is called after every epoch as ``callback(info)`` with a dict:
-            ``epoch`` (0-based), ``epochs``, ``loss``, ``val_loss`` (or None),
-            ``lr``, ``seconds``, ``samples_per_second``, ``net`` and
+            ``epoch`` (0-based), ``epochs``, ``loss``, ``val_loss`` and
+            ``val_accuracy`` (or None), ``lr``, ``seconds``,
+            ``samples_per_second``, ``net`` and
             ``optimizer`` (whose ``lr`` it may change for the next epoch).
             A callback that returns True stops training after this epoch.
         clip_norm : float, optional
@@ -517,81 +536,116 @@ class MLP:
         val_ws = None
         if validation_data is not None:
             val_ws = Workspace(self.layout, min(X_val.shape[0], PREDICT_CHUNK), self.dtype)
-        sizes, w_off, b_off, acts = self._net_args()
-        hyper = optimizer.hyper()
-        blas = not deterministic
+        blas = not deterministic  # fastbp's own loops give the same bits whatever BLAS does
+        run_epoch = self._epoch_runner(
+            grad, optimizer, X, y2d, labels, sw, batch_size, shuffle, clip, blas, ws, order
+        )
+        callbacks = list(callbacks)
+        reporter = None
+        if verbose:
+            reporter = EpochReporter(epochs, live=False if verbose >= 2 else None, first_epoch=progress.epoch)
+            callbacks.append(reporter)
 
-        for epoch in range(progress.epoch, epochs):
-            lr = schedule.lr(epoch, optimizer.lr)
-            key = derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)
-            start = time.perf_counter()
-            with using_threads(n_threads):
-                if chunk_rows:
-                    total, steps, status, failed = kernels.train_epoch_chunked(
-                        self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
-                        sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, sw, batch_size, shuffle, key, clip, chunk_rows,
-                        ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
-                        ws.xtbuf, ws.tbuf, ws.chunk_grads, ws.chunk_loss,
-                    )  # fmt: skip
-                else:
-                    total, steps, status, failed = kernels.train_epoch(
-                        self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count,
-                        sizes, w_off, b_off, acts, self._drop, ws.act_off, self._loss_code, self.alpha,
-                        X, y2d, labels, sw, batch_size, shuffle, key, clip, blas,
-                        ws.xb, ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
-                    )  # fmt: skip
-            seconds = time.perf_counter() - start
-            optimizer.step_count += steps
-            if status != kernels.OK:
-                what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
-                if progress.best_params is None:
-                    raise TrainingDiverged(epoch, failed, what)
-                self.params[:] = progress.best_params
-                raise TrainingDiverged(epoch, failed, what, f"the best weights (epoch {history.best_epoch})")
-            self.epochs_trained += 1
-            history.loss.append(total / total_weight)
-            history.lr.append(lr)
-            history.seconds.append(seconds)
-            monitored = history.loss[-1]
-            if val_ws is not None:
-                monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws, blas)
-                history.val_loss.append(monitored)
-            schedule.observe(epoch, monitored)
-            if verbose:
-                val = f"  val_loss {history.val_loss[-1]:.6g}" if history.val_loss else ""
-                print(
-                    f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}{val}"
-                    f"  lr {lr:.3g}  {n / seconds:,.0f} samples/s",
-                    flush=True,
-                )
-            stop = False
-            if patience is not None:
-                if monitored < progress.best_loss - min_delta:
-                    progress.best_loss, progress.bad_epochs = monitored, 0
-                    progress.best_params = self.params.copy()
-                    history.best_epoch = epoch
-                else:
-                    progress.bad_epochs += 1
-                    stop = progress.bad_epochs >= patience
-            info = {
-                "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
-                "val_loss": history.val_loss[-1] if history.val_loss else None, "lr": lr,
-                "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9),
-                "net": self, "optimizer": optimizer,
-            }  # fmt: skip
-            for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
-                stop = bool(callback(info)) or stop
-            history.stopped_early = stop
-            progress.epoch = epoch + 1
-            due = stop or progress.epoch % checkpoint_every == 0 or progress.epoch == epochs
-            if checkpoint is not None and due:
-                checkpoints.save(checkpoint, self, optimizer, schedule, progress, history)
-            if stop:
-                break
+        try:
+            for epoch in range(progress.epoch, epochs):
+                lr = schedule.lr(epoch, optimizer.lr)
+                key = derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)
+                start = time.perf_counter()
+                with using_threads(n_threads):
+                    total, steps, status, failed = run_epoch(lr, key)
+                seconds = time.perf_counter() - start
+                optimizer.step_count += steps
+                if status != kernels.OK:
+                    self._diverged(epoch, failed, status, progress.best_params, history.best_epoch)
+                self.epochs_trained += 1
+                history.loss.append(total / total_weight)
+                history.lr.append(lr)
+                history.seconds.append(seconds)
+                monitored = history.loss[-1]
+                if val_ws is not None:
+                    monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws, blas)
+                    history.val_loss.append(monitored)
+                    if self.loss in OUTPUTS_OF_LOSS:
+                        history.val_accuracy.append(self._accuracy(X_val, y_val, labels_val))
+                schedule.observe(epoch, monitored)
+                stop = False
+                if patience is not None:
+                    if monitored < progress.best_loss - min_delta:
+                        progress.best_loss, progress.bad_epochs = monitored, 0
+                        progress.best_params = self.params.copy()
+                        history.best_epoch = epoch
+                    else:
+                        progress.bad_epochs += 1
+                        stop = progress.bad_epochs >= patience
+                info = {
+                    "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
+                    "val_loss": history.val_loss[-1] if history.val_loss else None,
+                    "val_accuracy": history.val_accuracy[-1] if history.val_accuracy else None, "lr": lr,
+                    "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9),
+                    "net": self, "optimizer": optimizer,
+                }  # fmt: skip
+                for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
+                    stop = bool(callback(info)) or stop
+                history.stopped_early = stop
+                progress.epoch = epoch + 1
+                due = stop or progress.epoch % checkpoint_every == 0 or progress.epoch == epochs
+                if checkpoint is not None and due:
+                    checkpoints.save(checkpoint, self, optimizer, schedule, progress, history)
+                if stop:
+                    break
+        finally:
+            if reporter is not None:
+                reporter.close()
         if progress.best_params is not None:
             self.params[:] = progress.best_params
         return history
+
+    def _epoch_runner(self, grad, optimizer, X, y2d, labels, sw, batch_size, shuffle, clip, blas, ws, order):
+        """``run(lr, key) -> (summed loss, steps, status, failing step)``: one epoch in compiled code.
+
+        Picks the parallel chunked kernel when the workspace was built for it
+        (narrow layers), else the serial one (BLAS, or fastbp's loops when
+        ``blas`` is False).
+        """
+        sizes, w_off, b_off, acts = self._net_args()
+        hyper = optimizer.hyper()
+        common = (
+            sizes,
+            w_off,
+            b_off,
+            acts,
+            self._drop,
+            ws.act_off,
+            self._loss_code,
+            self.alpha,
+            X,
+            y2d,
+            labels,
+            sw,
+        )
+
+        def run(lr, key):
+            head = (self.params, grad, optimizer.state, optimizer.kind, hyper, lr, optimizer.step_count)
+            if ws.chunk_rows:
+                return kernels.train_epoch_chunked(
+                    *head, *common, batch_size, shuffle, key, clip, ws.chunk_rows,
+                    ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+                    ws.xtbuf, ws.tbuf, ws.chunk_grads, ws.chunk_loss,
+                )  # fmt: skip
+            return kernels.train_epoch(
+                *head, *common, batch_size, shuffle, key, clip, blas,
+                ws.xb, ws.yb, ws.lb, ws.wb, order, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2,
+            )  # fmt: skip
+
+        return run
+
+    def _diverged(self, epoch, step, status, best_params, best_epoch):
+        """Raise ``TrainingDiverged``, first restoring the best weights of early stopping if there are any."""
+        what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
+        if best_params is None:
+            raise TrainingDiverged(epoch, step, what)
+        self.params[:] = best_params
+        raise TrainingDiverged(epoch, step, what, f"the best weights (epoch {best_epoch})")
 
     # ------------------------------------------------------------------ files
     def save(self, path):

@@ -1,0 +1,429 @@
+"""Training throughput of fastbp, PyTorch, JAX and scikit-learn on one grid, side by side.
+
+Every framework trains the same networks (float32, Adam lr 1e-3, shuffled
+mini-batches) for one epoch after a warm-up epoch, in this one process, with
+the same thread count.  A peer that is not installed is skipped, and the table
+says so.  FLOPs per training sample are taken as 6 x parameters (forward 2,
+backward 4), and the percentage is of the float32 matrix-product peak that
+numpy reaches on this machine, measured first.
+
+Run: fastbp bench (or python bench/compare.py) [--repeats 3] [--json out.json] [--plot out.png]
+     [--only tiny,small]
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import date
+
+import numpy as np
+
+import fastbp
+
+GRID = [
+    {"name": "tiny", "sizes": [10, 5, 1], "activation": "relu", "batch": 32, "rows": 32_768, "loss": "mse"},
+    {
+        "name": "small",
+        "sizes": [64, 64, 64, 10],
+        "activation": "relu",
+        "batch": 64,
+        "rows": 32_768,
+        "loss": "cross_entropy",
+    },
+    {
+        "name": "medium",
+        "sizes": [784, 256, 128, 10],
+        "activation": "relu",
+        "batch": 128,
+        "rows": 16_384,
+        "loss": "cross_entropy",
+    },
+    {
+        "name": "large",
+        "sizes": [784, 1024, 1024, 10],
+        "activation": "relu",
+        "batch": 256,
+        "rows": 8_192,
+        "loss": "cross_entropy",
+    },
+    {
+        "name": "chains",
+        "sizes": [4, 32, 16, 4],
+        "activation": "tanh",
+        "batch": 10_000,
+        "rows": 10_000,
+        "loss": "mse",
+    },
+]
+PEERS = ["torch", "jax", "sklearn"]
+
+
+def n_params(sizes):
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def make_data(case, seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = case["sizes"]
+    X = rng.normal(size=(case["rows"], sizes[0])).astype(np.float32)
+    if case["loss"] == "cross_entropy":
+        y = rng.integers(0, sizes[-1], size=case["rows"])
+    else:
+        y = rng.normal(size=(case["rows"], sizes[-1])).astype(np.float32)
+    return X, y
+
+
+def sgemm_peak(n=2048, repeats=5):
+    """GFLOP/s of numpy's float32 matrix product at n x n."""
+    a = np.random.default_rng(0).normal(size=(n, n)).astype(np.float32)
+    out = np.empty_like(a)
+    np.dot(a, a, out=out)
+    best = min(_timed(lambda: np.dot(a, a, out=out)) for _ in range(repeats))
+    return 2.0 * n**3 / best / 1e9
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- frameworks
+def fastbp_epoch(case, X, y, threads):
+    net = fastbp.MLP(case["sizes"], activation=case["activation"], loss=case["loss"], seed=0)
+    opt = fastbp.Adam(lr=1e-3)
+
+    def epoch():
+        # n_threads sets fastbp's own threads; the BLAS that numba calls keeps its own pool,
+        # which the harness (not fastbp) limits to the same count, as it does for scikit-learn
+        with _blas_threads(threads):
+            net.fit(X, y, epochs=1, batch_size=case["batch"], optimizer=opt, n_threads=threads)
+
+    return epoch
+
+
+def _blas_threads(threads):
+    import contextlib
+
+    if threads >= (os.cpu_count() or 1):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads)
+
+
+def torch_epoch(case, X, y, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    sizes = case["sizes"]
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[case["activation"]]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss() if case["loss"] == "cross_entropy" else torch.nn.MSELoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    batch, rows = case["batch"], len(X)
+
+    def epoch():
+        perm = torch.randperm(rows)
+        for start in range(0, rows, batch):
+            idx = perm[start : start + batch]
+            opt.zero_grad()
+            loss_fn(model(Xt[idx]), yt[idx]).backward()
+            opt.step()
+
+    return epoch
+
+
+def jax_epoch(case, X, y, threads):
+    if threads < (os.cpu_count() or 1) and "jax" not in sys.modules:
+        # XLA reads its thread settings once, when jax is first imported
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
+    import jax
+    import jax.numpy as jnp
+
+    sizes, batch, rows = case["sizes"], case["batch"], len(X)
+    act = {"relu": jax.nn.relu, "tanh": jnp.tanh}[case["activation"]]
+    key = jax.random.PRNGKey(0)
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        key, sub = jax.random.split(key)
+        params.append(
+            (jax.random.normal(sub, (a, b), jnp.float32) * np.sqrt(2.0 / a), jnp.zeros(b, jnp.float32))
+        )
+
+    def loss_fn(p, xb, yb):
+        h = xb
+        for w, b in p[:-1]:
+            h = act(h @ w + b)
+        out = h @ p[-1][0] + p[-1][1]
+        if case["loss"] == "cross_entropy":
+            logp = jax.nn.log_softmax(out)
+            return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+        return jnp.mean((out - yb) ** 2)
+
+    @jax.jit
+    def step(p, m, v, t, Xall, yall, idx):
+        # the whole step in one compiled call: batch gather, gradient, Adam (torch.optim.Adam's rule)
+        g = jax.grad(loss_fn)(p, Xall[idx], yall[idx])
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m_, g_: 0.9 * m_ + 0.1 * g_, m, g)
+        v = jax.tree_util.tree_map(lambda v_, g_: 0.999 * v_ + 0.001 * g_ * g_, v, g)
+        c1, c2 = 1 - 0.9**t, 1 - 0.999**t
+        p = jax.tree_util.tree_map(
+            lambda p_, m_, v_: p_ - 1e-3 * (m_ / c1) / (jnp.sqrt(v_ / c2) + 1e-8), p, m, v
+        )
+        return p, m, v, t
+
+    state = {
+        "p": params,
+        "m": jax.tree_util.tree_map(jnp.zeros_like, params),
+        "v": jax.tree_util.tree_map(jnp.zeros_like, params),
+        "t": jnp.float32(0),
+    }
+    Xd, yd = jnp.asarray(X), jnp.asarray(y)
+    rng = np.random.default_rng(0)
+
+    def epoch():
+        perm = jnp.asarray(rng.permutation(rows))
+        p, m, v, t = state["p"], state["m"], state["v"], state["t"]
+        for start in range(0, rows, batch):
+            idx = perm[start : start + batch]
+            p, m, v, t = step(p, m, v, t, Xd, yd, idx)
+        jax.block_until_ready(p)
+        state.update(p=p, m=m, v=v, t=t)
+
+    return epoch
+
+
+def sklearn_epoch(case, X, y, threads):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    common = {
+        "hidden_layer_sizes": tuple(case["sizes"][1:-1]),
+        "activation": case["activation"],
+        "solver": "adam",
+        "alpha": 0.0,
+        "batch_size": case["batch"],
+        "learning_rate_init": 1e-3,
+        "shuffle": True,
+        "random_state": 0,
+    }
+    classify = case["loss"] == "cross_entropy"
+    model = MLPClassifier(**common) if classify else MLPRegressor(**common)
+    kwargs = {"classes": np.arange(case["sizes"][-1])} if classify else {}
+
+    def epoch():
+        with _blas_threads(threads), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(X, y, **kwargs)
+
+    return epoch
+
+
+RUNNERS = {"fastbp": fastbp_epoch, "torch": torch_epoch, "jax": jax_epoch, "sklearn": sklearn_epoch}
+
+
+def available(name):
+    module = {"torch": "torch", "jax": "jax", "sklearn": "sklearn"}.get(name)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ---------------------------------------------------------------- report
+def measure(cases, frameworks, threads, repeats):
+    """Best epoch time of each framework on each case, as samples/s.
+
+    Within a case the frameworks take turns, one timed epoch each per round,
+    so a slow spell on this shared machine hits all of them alike.
+    """
+    results = {}
+    for case in cases:
+        X, y = make_data(case)
+        runs = {name: RUNNERS[name](case, X, y, threads) for name in frameworks}
+        for run in runs.values():
+            run()  # warm-up: compilation, caches, allocator
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(repeats):
+            for name, run in runs.items():
+                best[name] = min(best[name], _timed(run))
+        for name in frameworks:
+            results[(case["name"], name)] = len(X) / best[name]
+            print(f"  {case['name']:>7} {name:>8}: {len(X) / best[name]:>12,.0f} samples/s", flush=True)
+    return results
+
+
+def measure_predict(threads, repeats, rows=100_000):
+    """Rows/s of predict on the medium network for ``rows`` rows, and one-row latency, fastbp and torch."""
+    case = next(c for c in GRID if c["name"] == "medium")
+    X = make_data({**case, "rows": rows})[0]
+    net = fastbp.MLP(case["sizes"], activation="relu", loss="cross_entropy", seed=0)
+    one = X[:1].copy()
+    calls = {"fastbp": (lambda: net.predict(X, n_threads=threads), lambda: net.predict(one))}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
+                                    torch.nn.ReLU(), torch.nn.Linear(128, 10))  # fmt: skip
+        Xt, onet = torch.from_numpy(X), torch.from_numpy(one)
+
+        def torch_many():
+            with torch.inference_mode():
+                return torch.softmax(model(Xt), dim=1)
+
+        def torch_one():
+            with torch.inference_mode():
+                return torch.softmax(model(onet), dim=1)
+
+        calls["torch"] = (torch_many, torch_one)
+    except ImportError:
+        pass
+    out = {}
+    for name, (many, single) in calls.items():
+        many()
+        best_many = min(_timed(many) for _ in range(repeats))
+        for _ in range(100):
+            single()
+        best_single = min(_timed(lambda f=single: [f() for _ in range(200)]) / 200 for _ in range(repeats))
+        out[name] = {"rows_per_second": rows / best_many, "single_row_microseconds": best_single * 1e6}
+    return out
+
+
+def measure_startup():
+    """Wall time of a new process that imports fastbp and fits the small network once, cold and warm."""
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import numpy as np, fastbp; rng = np.random.default_rng(0); "
+        "X = rng.normal(size=(32768, 64)).astype(np.float32); y = rng.integers(0, 10, 32768); "
+        "fastbp.MLP([64, 64, 64, 10], loss='cross_entropy').fit(X, y, epochs=1, batch_size=64)"
+    )
+    times = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}  # an empty cache: the first run compiles
+        for label in ("cold", "warm", "warm again"):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env, check=True)
+            times[label] = time.perf_counter() - start
+    return {"cold_seconds": times["cold"], "warm_seconds": min(times["warm"], times["warm again"])}
+
+
+def table(cases, frameworks, results, peak):
+    peers = [f for f in frameworks if f != "fastbp"]
+    head = "| case | layers | batch | fastbp samples/s | GFLOP/s | % of sgemm peak |"
+    head += "".join(f" {p} samples/s | fastbp / {p} |" for p in peers)
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for case in cases:
+        rate = results[(case["name"], "fastbp")]
+        gflops = 6.0 * n_params(case["sizes"]) * rate / 1e9
+        row = (
+            f"| {case['name']} | {'-'.join(map(str, case['sizes']))} | {case['batch']:,} | {rate:,.0f} "
+            f"| {gflops:.1f} | {100 * gflops / peak:.0f}% |"
+        )
+        for p in peers:
+            other = results[(case["name"], p)]
+            row += f" {other:,.0f} | {rate / other:.1f}x |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def plot(cases, frameworks, results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(frameworks)
+    for i, name in enumerate(frameworks):
+        values = [results[(c["name"], name)] for c in cases]
+        ax.bar(np.arange(len(cases)) + i * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(cases)) + width * (len(frameworks) - 1) / 2)
+    ax.set_xticklabels([f"{c['name']}\n{'-'.join(map(str, c['sizes']))}" for c in cases])
+    ax.set_yscale("log")
+    ax.set_ylabel("training samples / s (log scale)")
+    ax.set_title(f"One epoch, float32, Adam, {os.cpu_count()} cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per run; the best counts")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
+    parser.add_argument("--only", help="comma-separated case names")
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers to run")
+    parser.add_argument("--json", help="write the results as JSON here")
+    parser.add_argument("--plot", help="write a bar chart (PNG) here; needs matplotlib")
+    parser.add_argument("--no-extras", action="store_true", help="skip the predict and start-up measurements")
+    args = parser.parse_args(argv)
+
+    cases = [c for c in GRID if not args.only or c["name"] in args.only.split(",")]
+    frameworks = ["fastbp"]
+    for peer in [p for p in args.peers.split(",") if p]:
+        if available(peer):
+            frameworks.append(peer)
+        else:
+            print(f"{peer} is not installed: skipped (pip install -e '.[bench]')")
+    peak = sgemm_peak()
+    print(
+        f"numpy float32 matrix-product peak: {peak:.0f} GFLOP/s; {args.threads} threads; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
+    results = measure(cases, frameworks, args.threads, args.repeats)
+    print()
+    print(f"Measured {date.today().isoformat()}, {os.cpu_count()} cores, {args.threads} threads each, "
+          f"float32, one epoch after a warm-up, best of {args.repeats}.")  # fmt: skip
+    print()
+    print(table(cases, frameworks, results, peak))
+    extras = {}
+    if not args.no_extras:
+        extras["predict"] = measure_predict(args.threads, args.repeats)
+        extras["startup"] = measure_startup()
+        print()
+        for name, p in extras["predict"].items():
+            print(f"predict, medium network, {name}: {p['rows_per_second']:,.0f} rows/s on 100,000 rows; "
+                  f"one row {p['single_row_microseconds']:.1f} us")  # fmt: skip
+        start = extras["startup"]
+        print(f"start-up (new process: import fastbp, fit small once): {start['warm_seconds']:.2f} s with "
+              f"numba's cache warm, {start['cold_seconds']:.1f} s cold (first compile)")  # fmt: skip
+    if args.json:
+        payload = {
+            "date": date.today().isoformat(),
+            "cores": os.cpu_count(),
+            "threads": args.threads,
+            "sgemm_peak_gflops": peak,
+            "cases": cases,
+            "samples_per_second": {f"{c}/{f}": v for (c, f), v in results.items()},
+            **extras,
+        }
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=2)
+    if args.plot:
+        plot(cases, frameworks, results, args.plot)
+    return results
+
+
+if __name__ == "__main__":
+    main()
