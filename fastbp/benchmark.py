@@ -368,8 +368,8 @@ def plot(cases, frameworks, results, path):
     fig.savefig(path, dpi=120)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per run; the best counts")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
     parser.add_argument("--only", help="comma-separated case names")

@@ -1,0 +1,409 @@
+"""The ``fastbp`` command: ``train``, ``predict``, ``bench`` and ``info``.
+
+``fastbp train`` with no data trains on the handwritten digits that ship with
+fastbp; ``fastbp train DATA --target COLUMN`` trains on a CSV (or Parquet, or
+.npz) file.  Features are standardised with the training rows' mean and
+standard deviation, and that scaling is stored in the model file, so
+``fastbp predict MODEL DATA`` takes raw rows.  Bad input ends with one line
+on stderr and exit status 2.
+"""
+
+import argparse
+import csv
+import pathlib
+import platform
+import sys
+
+import numpy as np
+
+from . import io
+from .tabular import DataError, numeric_column, read_table, split_features
+
+MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
+EXIT_BAD_INPUT = 2
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths like 128,64, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (the usage itself is in --help)."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    parser = _Parser(
+        prog="fastbp",
+        description="Train multilayer perceptrons on the CPU with compiled backpropagation.",
+        epilog="With no command, fastbp runs 'fastbp train' on the bundled handwritten digits.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,bench,info}")
+
+    train = commands.add_parser(
+        "train",
+        help="train a network (on the bundled digits when no DATA is given)",
+        description="Train an MLP on DATA (CSV, Parquet or .npz) or, without DATA, on the 8x8 handwritten "
+        "digits bundled with fastbp (UCI optdigits, CC BY 4.0).",
+    )
+    train.add_argument("data", nargs="?", help="a .csv (with a header row), .parquet or .npz file")
+    train.add_argument("--target", help="the column to predict (required with DATA)")
+    train.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="default: classification for text or few whole-number targets, else regression",
+    )
+    train.add_argument(
+        "--hidden", type=_hidden_sizes, default=[128, 64], help="hidden widths (default 128,64)"
+    )
+    train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    train.add_argument("--loss", help="default cross_entropy (classification) or mse (regression)")
+    train.add_argument("--epochs", type=_positive_int, default=30)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop or adagrad")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    train.add_argument("--val-split", type=_fraction, default=0.1, help="fraction held out for validation")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=_positive_int, help="threads for training (default: all cores)")
+    train.add_argument("--out", help="model file to write (default: DATA's name, or digits, with .fbp)")
+    train.add_argument("--plot", help="write the loss curves to this PNG (needs matplotlib)")
+    train.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    train.set_defaults(func=train_command)
+
+    predict = commands.add_parser(
+        "predict", help="predict with a saved model", description="Predict every row of DATA with MODEL."
+    )
+    predict.add_argument("model", help="a .fbp file written by 'fastbp train' or MLP.save")
+    predict.add_argument("data", help="a .csv, .parquet or .npz file with the model's feature columns")
+    predict.add_argument("--out", help="CSV file to write (default: standard output)")
+    predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.set_defaults(func=predict_command)
+
+    commands.add_parser("bench", help="throughput comparison with PyTorch, JAX and scikit-learn",
+                        add_help=False)  # fmt: skip  # its own options: fastbp bench --help
+    info = commands.add_parser("info", help="versions, threads, CPU features and cache folder")
+    info.set_defaults(func=info_command)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":
+        from .benchmark import main as bench_main
+
+        bench_main(argv[1:], prog="fastbp bench")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv or ["train"])
+    if args.command is None:
+        args = parser.parse_args(["train", *argv])
+    try:
+        return args.func(args)
+    except (DataError, io.ModelFileError, ValueError, TypeError, OSError) as exc:
+        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"fastbp {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+# --------------------------------------------------------------------- train
+def _bundled_digits(seed):
+    """Digits split 80/20 into training and test rows (per class, so both see every digit)."""
+    from .datasets import load_digits
+
+    X, y = load_digits()
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for digit in range(10):
+        rows = rng.permutation(np.flatnonzero(y == digit))
+        test[rows[: len(rows) // 5]] = True
+    names = [f"pixel{i}" for i in range(64)]
+    return X[~test], y[~test], X[test], y[test], names
+
+
+def _encode_target(values, task, name):
+    """``(task, targets for fit, classes or None, (mean, scale) or None)``."""
+    values = np.asarray(values)
+    numbers = None
+    try:
+        numbers = numeric_column(name, values)
+    except DataError:
+        if task == "regression":
+            raise
+    if task == "auto":
+        few_whole = numbers is not None and np.all(numbers == np.round(numbers))
+        few_whole = few_whole and len(np.unique(numbers)) <= MAX_CLASSES_FOR_NUMBERS
+        task = "classification" if numbers is None or few_whole else "regression"
+    if task == "classification":
+        keys = numbers if numbers is not None else values.astype(str)
+        classes, index = np.unique(keys, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(f"column {name!r} holds a single class; there is nothing to learn")
+        # class names as the file spelled them: numbers stay numbers in the model file's JSON
+        as_json = [str(c) if numbers is None else (int(c) if c == int(c) else float(c)) for c in classes]
+        return task, index.astype(np.int64), as_json, None
+    mean, scale = float(numbers.mean()), float(numbers.std()) or 1.0
+    return task, ((numbers - mean) / scale).astype(np.float32), None, (mean, scale)
+
+
+def _split(n, fraction, seed):
+    """Boolean mask of the validation rows: ``fraction`` of ``n``, at least one row of each part."""
+    mask = np.zeros(n, dtype=bool)
+    n_val = int(round(fraction * n))
+    if fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+        mask[np.random.default_rng(seed + 1).permutation(n)[:n_val]] = True
+    return mask
+
+
+def train_command(args):
+    import fastbp
+
+    if args.data is None:
+        X, y, X_test, y_test, feature_names = _bundled_digits(args.seed)
+        task, classes, target_name, target_scale = "classification", list(range(10)), "digit", None
+        source = f"the bundled 8x8 digits ({len(y) + len(y_test)} images, {len(y_test)} held out for testing)"
+        out = args.out or "digits.fbp"
+    else:
+        if args.target is None:
+            raise DataError("--target COLUMN is required with a data file")
+        names, columns = read_table(args.data)
+        X, feature_names, target = split_features(names, columns, args.target)
+        task, y, classes, target_scale = _encode_target(target, args.task, args.target)
+        X_test = y_test = None
+        target_name = args.target
+        source = f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, {task} of {args.target!r})"
+        out = args.out or str(pathlib.Path(pathlib.Path(args.data).stem).with_suffix(".fbp"))
+
+    val = _split(len(y), args.val_split, args.seed)
+    mean = X[~val].mean(axis=0)
+    scale = X[~val].std(axis=0)
+    scale[scale == 0] = 1.0  # a constant feature stays 0 rather than becoming NaN
+
+    def standardise(A):
+        return ((A - mean) / scale).astype(np.float32)
+
+    n_out = len(classes) if task == "classification" else 1
+    loss = args.loss or ("cross_entropy" if task == "classification" else "mse")
+    if task == "classification" and loss != "cross_entropy":
+        raise DataError(f"classification trains with cross_entropy, not {loss!r}")
+    net = fastbp.MLP([X.shape[1], *args.hidden, n_out], activation=args.activation, loss=loss, seed=args.seed)
+    optimizer = _optimizer(args.optimizer, args.lr)
+    X_train, y_train = standardise(X[~val]), y[~val]
+    validation = (standardise(X[val]), y[val]) if val.any() else None
+    shape = "-".join(map(str, net.sizes))
+    print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
+    _say_if_compiling()
+    history = net.fit(
+        X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
+        validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads, seed=args.seed,
+    )  # fmt: skip
+
+    lines = [f"final loss {history.loss[-1]:.4f}"]
+    if validation is not None:
+        lines.append(_score(net, task, *validation, target_scale, "validation"))
+    if X_test is not None:
+        lines.append(_score(net, task, standardise(X_test), y_test, target_scale, "test"))
+    timed = history.seconds[1:] or history.seconds  # the first epoch may include compiling
+    rate = len(y_train) * len(timed) / max(sum(timed), 1e-9)
+    lines.append(f"{rate:,.0f} samples/s ({6 * net.n_params * rate / 1e9:.2f} GFLOP/s)")
+    print("; ".join(lines))
+
+    extra = {
+        "cli": {
+            "task": task, "target": target_name, "classes": classes, "feature_names": feature_names,
+            "target_mean": target_scale[0] if target_scale else 0.0,
+            "target_scale": target_scale[1] if target_scale else 1.0,
+        }
+    }  # fmt: skip
+    io.save(net, out, extra=extra, arrays={"feature_mean": mean, "feature_scale": scale})
+    print(f"saved the model to {out}  (use it: fastbp predict {out} DATA.csv)")
+    if args.plot:
+        _plot_history(history, args.plot, f"fastbp {shape} {args.activation} MLP, target {target_name!r}")
+        print(f"wrote the loss curves to {args.plot}")
+    return 0
+
+
+def _optimizer(name, lr):
+    from .optimizers import OPTIMIZERS
+
+    if name.lower() not in OPTIMIZERS:
+        raise DataError(f"unknown optimizer {name!r}; choose one of {', '.join(sorted(OPTIMIZERS))}")
+    return OPTIMIZERS[name.lower()](lr=lr)
+
+
+def _score(net, task, X, y, target_scale, label):
+    out = net.predict(X)
+    if task == "classification":
+        return f"{label} accuracy {np.mean(out.argmax(axis=1) == y):.4f} ({len(y)} rows)"
+    mean, scale = target_scale
+    truth = y * scale + mean
+    pred = out[:, 0] * scale + mean
+    rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
+    r2 = 1.0 - float(np.sum((pred - truth) ** 2) / max(np.sum((truth - truth.mean()) ** 2), 1e-300))
+    return f"{label} RMSE {rmse:.4g}, R^2 {r2:.4f} ({len(y)} rows)"
+
+
+def _say_if_compiling():
+    """Tell the user why the first run waits: numba compiles the kernels once per machine."""
+    try:
+        from .kernels import network
+
+        cached = pathlib.Path(network.train_epoch._cache._cache_file._index_path).exists()
+    except (AttributeError, OSError):
+        return
+    if not cached:
+        print("compiling fastbp's kernels for this machine (the first run only; about 30 s)...", flush=True)
+
+
+def _plot_history(history, path, title):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise DataError("--plot needs matplotlib: pip install 'fastbp[cli]'") from None
+    epochs = np.arange(1, len(history.loss) + 1)
+    panels = 2 if history.val_accuracy else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(epochs, history.loss, label="training loss")
+    if history.val_loss:
+        ax.plot(epochs, history.val_loss, label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    if panels == 2:
+        axes[0, 1].plot(epochs, history.val_accuracy, color="tab:green")
+        axes[0, 1].set_xlabel("epoch")
+        axes[0, 1].set_ylabel("validation accuracy")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------- predict
+def predict_command(args):
+    stored = io.read(args.model)
+    net = io.network_from(stored, args.model)
+    meta = stored.header["extra"].get("cli")
+    names, columns = read_table(args.data)
+    X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)
+    if X.shape[1] != net.sizes[0]:
+        raise DataError(f"{args.data} has {X.shape[1]} feature columns, the model expects {net.sizes[0]}")
+    if "feature_mean" in stored.arrays:
+        X = (X - stored.arrays["feature_mean"]) / stored.arrays["feature_scale"]
+    out = net.predict(X.astype(net.dtype))
+    task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
+    if task == "classification":
+        classes = meta["classes"] if meta else list(range(net.sizes[-1]))
+        if args.proba:
+            header, rows = [f"p_{c}" for c in classes], [[f"{p:.6g}" for p in row] for row in out]
+        else:
+            header, rows = (
+                [meta["target"] if meta else "prediction"],
+                [[classes[i]] for i in out.argmax(axis=1)],
+            )
+    else:
+        if args.proba:
+            raise DataError("--proba is for classification models; this one is a regression")
+        mean, scale = (meta["target_mean"], meta["target_scale"]) if meta else (0.0, 1.0)
+        values = out * scale + mean
+        header = (
+            [meta["target"]] if meta and values.shape[1] == 1 else [f"y{j}" for j in range(values.shape[1])]
+        )
+        rows = [[f"{v:.8g}" for v in row] for row in values]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            _write_csv(f, header, rows)
+        print(f"wrote {len(rows)} predictions to {args.out}", file=sys.stderr)
+    else:
+        _write_csv(sys.stdout, header, rows)
+    return 0
+
+
+def _write_csv(stream, header, rows):
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+# --------------------------------------------------------------------- info
+def info_command(args):
+    import llvmlite.binding as llvm
+    import numba
+    import scipy
+
+    import fastbp
+
+    from .kernels import network
+
+    def version(module):
+        try:
+            return __import__(module).__version__
+        except ImportError:
+            return "not installed"
+        except AttributeError:
+            return "installed"
+
+    network.all_finite(np.zeros(1))  # a compiled call, so numba has started its threads
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "not started"
+    features = llvm.get_host_cpu_features()
+    wanted = ["avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "sve"]
+    present = [f for f in wanted if features.get(f, False)]
+    rows = [
+        ("fastbp", fastbp.__version__),
+        ("python", platform.python_version()),
+        ("numpy", np.__version__),
+        ("numba", numba.__version__),
+        ("scipy", scipy.__version__),
+        *[(name, version(module)) for name, module in [
+            ("scikit-learn", "sklearn"), ("pandas", "pandas"), ("dask", "dask"), ("tqdm", "tqdm"),
+            ("matplotlib", "matplotlib"), ("torch", "torch"), ("jax", "jax"),
+        ]],
+        ("threads", f"{fastbp.get_num_threads()} (numba's pool: {numba.config.NUMBA_NUM_THREADS})"),
+        ("threading layer", layer),
+        ("cpu", f"{llvm.get_host_cpu_name()}, {platform.machine()}"),
+        ("cpu features", ", ".join(present) or "none of " + ", ".join(wanted)),
+        ("kernel cache", network.train_epoch._cache._cache_path),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0

@@ -1,0 +1,186 @@
+"""The ``fastbp`` command, run as a user runs it: a subprocess, real files, exit statuses."""
+
+import csv
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.progress import EpochReporter
+
+
+def run(*args, cwd=None):
+    command = [sys.executable, "-m", "fastbp", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    kind = np.where(X[:, 0] + X[:, 1] > 0.3, "high", np.where(X[:, 2] > 0, "mid", "low"))
+    write_csv(folder / "kinds.csv", ["a", "b", "c", "kind"], [[*np.round(r, 5), k] for r, k in zip(X, kind)])
+    price = 100 + 30 * X[:, 0] - 10 * X[:, 1] ** 2
+    rows = [[*np.round(r[:2], 5), p] for r, p in zip(X, price)]
+    write_csv(folder / "house.csv", ["rooms", "age", "price"], rows)
+    return folder, X, kind, price
+
+
+def read_csv(text):
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], rows[1:]
+
+
+def test_train_with_no_arguments_uses_the_bundled_digits(tmp_path):
+    result = run("train", "--epochs", "3", "--plot", "curves.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "bundled 8x8 digits (1797 images" in out
+    assert "epoch 3/3" in out  # not a terminal: one line per epoch
+    assert "test accuracy" in out and "samples/s" in out and "saved the model to digits.fbp" in out
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.85
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    net = fastbp.load(tmp_path / "digits.fbp")
+    assert net.sizes == (64, 128, 64, 10)
+
+
+def test_train_and_predict_a_csv_with_text_labels(tables, tmp_path):
+    folder, X, kind, _ = tables
+    model = tmp_path / "kinds.fbp"
+    result = run("train", folder / "kinds.csv", "--target", "kind", "--hidden", "32,16", "--epochs", "40",
+                 "--seed", "1", "--out", model, "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "classification of 'kind'" in result.stdout and "validation accuracy" in result.stdout
+    assert "epoch" not in result.stdout  # --quiet
+    labels = run("predict", model, folder / "kinds.csv")
+    assert labels.returncode == 0, labels.stderr
+    header, rows = read_csv(labels.stdout)
+    assert header == ["kind"]
+    assert np.mean(np.array([r[0] for r in rows]) == kind) > 0.9  # raw rows in, scaling from the model file
+    out_file = tmp_path / "p.csv"
+    proba = run("predict", model, folder / "kinds.csv", "--proba", "--out", out_file)
+    assert proba.returncode == 0, proba.stderr
+    header, rows = read_csv(out_file.read_text())
+    assert header == ["p_high", "p_low", "p_mid"]
+    np.testing.assert_allclose(np.array(rows, dtype=float).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_regression_is_inferred_and_predicts_in_target_units(tables, tmp_path):
+    folder, X, _, price = tables
+    model = tmp_path / "house.fbp"
+    result = run("train", folder / "house.csv", "--target", "price", "--epochs", "60", "--out", model, "-q")
+    assert result.returncode == 0, result.stderr
+    assert "regression of 'price'" in result.stdout and "R^2" in result.stdout
+    predicted = run("predict", model, folder / "house.csv")
+    header, rows = read_csv(predicted.stdout)
+    assert header == ["price"]
+    values = np.array(rows, dtype=float)[:, 0]
+    assert 1 - np.sum((values - price) ** 2) / np.sum((price - price.mean()) ** 2) > 0.9
+
+
+def test_npz_and_parquet_data(tables, tmp_path):
+    folder, X, kind, price = tables
+    np.savez(tmp_path / "house.npz", X=X[:, :2], y=price)
+    result = run("train", tmp_path / "house.npz", "--target", "y", "--epochs", "5", "--quiet", "--out",
+                 tmp_path / "npz.fbp")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "kind": kind}).to_parquet(tmp_path / "kinds.parquet")
+    result = run("train", tmp_path / "kinds.parquet", "--target", "kind", "--epochs", "5", "--quiet", "--out",
+                 tmp_path / "pq.fbp")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "missing.csv", "--target", "x"], "no such file"),
+        (["train", "{kinds}", "--target", "nope"], "no column named 'nope'"),
+        (["train", "{kinds}"], "--target COLUMN is required"),
+        (["train", "{bad}", "--target", "a"], "column 'b', row 2: 'x' is not a number"),
+        (["train", "{empty}", "--target", "a"], "the file is empty"),
+        (["train", "{header_only}", "--target", "a"], "no rows"),
+        (["train", "{kinds}", "--target", "kind", "--task", "regression"], "is not a number"),
+        (["train", "{kinds}", "--target", "kind", "--hidden", "0"], "layer widths must be positive"),
+        (["train", "{kinds}", "--target", "kind", "--optimizer", "newton"], "unknown optimizer"),
+        (["train", "{kinds}", "--target", "kind", "--activation", "swish"], "unknown activation"),
+        (["predict", "{kinds}", "{kinds}"], "not a fastbp model file"),
+        (["predict", "missing.fbp", "{kinds}"], "No such file"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(args, message, tables, tmp_path):
+    folder = tables[0]
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header_only.csv").write_text("a,b\n")
+    paths = {"kinds": folder / "kinds.csv", "bad": tmp_path / "bad.csv", "empty": tmp_path / "empty.csv",
+             "header_only": tmp_path / "header_only.csv"}  # fmt: skip
+    result = run(*[a.format(**paths) for a in args], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_predict_needs_the_models_columns(tables, tmp_path):
+    folder = tables[0]
+    model = tmp_path / "kinds.fbp"
+    trained = run("train", folder / "kinds.csv", "--target", "kind", "--epochs", "2", "--out", model, "-q")
+    assert trained.returncode == 0
+    write_csv(tmp_path / "partial.csv", ["a", "c"], [[1, 2]])
+    result = run("predict", model, tmp_path / "partial.csv")
+    assert result.returncode == 2 and "no column 'b'" in result.stderr
+
+
+def test_info_help_and_bench():
+    info = run("info")
+    assert info.returncode == 0, info.stderr
+    for field in ["fastbp", "numba", "threading layer", "cpu features", "kernel cache"]:
+        assert field in info.stdout
+    for command in ([], ["train"], ["predict"], ["bench"]):
+        helped = run(*command, "--help")
+        assert helped.returncode == 0 and "usage: fastbp" in helped.stdout
+    bench = run("bench", "--only", "tiny", "--peers", "", "--no-extras", "--repeats", "1")
+    assert bench.returncode == 0, bench.stderr
+    assert "| tiny | 10-5-1 | 32 |" in bench.stdout
+
+
+def test_fit_progress_lines_quiet_and_callbacks(capsys, rng):
+    X = rng.normal(size=(100, 3)).astype(np.float32)
+    y = rng.integers(0, 2, size=100)
+    net = fastbp.MLP([3, 4, 2], loss="cross_entropy")
+    net.fit(X, y, epochs=3, verbose=0)
+    assert capsys.readouterr().out == ""
+    net.fit(X, y, epochs=3, verbose=2, validation_data=(X, y))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("epoch 3/3")
+    assert "val_acc" in lines[-1] and "left" in lines[-1]
+    seen = []
+    stop_after_3 = lambda info: seen.append(info["epoch"]) or info["epoch"] == 3  # noqa: E731
+    history = net.fit(X, y, epochs=10, callbacks=[stop_after_3])
+    assert seen == [0, 1, 2, 3] and history.stopped_early and len(history.loss) == 4
+
+
+def test_live_bar_uses_tqdm_on_a_terminal():
+    pytest.importorskip("tqdm")
+    stream = io.StringIO()
+    reporter = EpochReporter(2, stream=stream, live=True)
+    info = {"epoch": 0, "loss": 0.5, "val_loss": None, "val_accuracy": None, "samples_per_second": 1e6}
+    reporter(info)
+    reporter({**info, "epoch": 1})
+    reporter.close()
+    assert "2/2" in stream.getvalue() and "1,000,000 samples/s" in stream.getvalue()
