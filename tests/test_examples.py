@@ -20,7 +20,11 @@ def _load(name):
 
 
 # examples that need optional extras, and what they import
-NEEDS = {"dask_cluster.py": ["dask_ml", "distributed"], "streaming_partial_fit.py": ["sklearn"]}
+NEEDS = {
+    "dask_cluster.py": ["dask_ml", "distributed"],
+    "streaming_partial_fit.py": ["sklearn"],
+    "sklearn_pipeline.py": ["sklearn"],
+}
 # run in-process by a test of their own, which checks their results
 OWN_TEST = {"dask_cluster.py"}
 
@@ -101,3 +105,9 @@ def test_dask_cluster_trains_chunk_by_chunk_and_predicts_in_parallel():
     assert agree  # the cluster's predictions equal a local predict, row for row
     assert accuracy > 0.8
     assert worker_threads == [1, 1]
+
+
+def test_digits_and_regression_examples_learn():
+    assert _load("digits").main(epochs=20) > 0.95
+    rmse, linear = _load("regression").main(rows=3000, epochs=30)
+    assert rmse < linear / 5
