@@ -53,21 +53,24 @@ class EpochReporter:
             self.bar = tqdm(
                 total=epochs, initial=first_epoch, unit="epoch", file=self.stream, dynamic_ncols=True
             )
-        self.first_epoch = first_epoch
-        self.start = time.perf_counter()
+        self.last = time.perf_counter()
+        self.durations = []  # wall time of each epoch reported, callbacks included
 
     def __call__(self, info):
         done = info["epoch"] + 1
+        now = time.perf_counter()
+        self.durations.append(now - self.last)
+        self.last = now
         if self.bar is not None:
             self.bar.set_postfix_str(_format_metrics(info), refresh=False)
             self.bar.update(1)
             return False
-        elapsed = time.perf_counter() - self.start
-        per_epoch = elapsed / max(done - self.first_epoch, 1)
-        left = per_epoch * (self.epochs - done)
         width = len(str(self.epochs))
-        print(f"epoch {done:>{width}}/{self.epochs}  {_format_metrics(info)}  {left:.1f} s left",
-              file=self.stream, flush=True)  # fmt: skip
+        line = f"epoch {done:>{width}}/{self.epochs}  {_format_metrics(info)}"
+        if len(self.durations) > 1:  # the first epoch may include compiling the kernels: leave it out
+            later = self.durations[1:]
+            line += f"  {sum(later) / len(later) * (self.epochs - done):.1f} s left"
+        print(line, file=self.stream, flush=True)
         return False
 
     def close(self):

@@ -108,7 +108,7 @@ def test_same_seed_same_run_and_different_seed_different_run(rng):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fit_learns_a_classification_problem(dtype):
-    from fastbp.__main__ import make_spirals
+    from fastbp.datasets import make_spirals
 
     X, y = make_spirals(n_per_class=300, seed=1)
     net = fastbp.MLP([2, 32, 32, 3], loss="cross_entropy", dtype=dtype, seed=0)
