@@ -5,6 +5,25 @@ from importlib import resources
 import numpy as np
 
 
+def make_spirals(n_per_class=1000, n_classes=3, noise=0.2, seed=0):
+    """Interleaved 2-D spirals, a classic problem no linear model solves.
+
+    Returns
+    -------
+    X : ndarray of shape (n_per_class * n_classes, 2), float32
+    y : ndarray of shape (n_per_class * n_classes,), int64 class labels
+    """
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, n_per_class)
+    X, y = [], []
+    for k in range(n_classes):
+        angle = 4.0 * t + 2.0 * np.pi * k / n_classes
+        points = np.stack([t * np.sin(angle), t * np.cos(angle)], axis=1)
+        X.append(points + noise * t[:, None] * rng.normal(size=points.shape))
+        y.append(np.full(n_per_class, k, dtype=np.int64))
+    return np.concatenate(X).astype(np.float32), np.concatenate(y)
+
+
 def load_digits():
     """The 8x8 handwritten digits (UCI optdigits, CC BY 4.0; see ``fastbp/data/README.md``).
 
