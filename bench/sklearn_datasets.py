@@ -3,9 +3,11 @@
 Each data set is split 75/25 (stratified, one split per seed), scaled with
 StandardScaler in a Pipeline, and fitted with default settings and
 ``random_state=seed`` by both, taking turns (with a pause before each fit).
+Each fit is repeated ``--repeats`` times and the fastest counts, as in
+``fastbp bench`` (the repeats give the same model, so accuracy is unchanged).
 Prints mean test accuracy and mean fit time over the seeds.
 
-    python bench/sklearn_datasets.py [--seeds 3] [--json out.json]
+    python bench/sklearn_datasets.py [--seeds 3] [--repeats 3] [--json out.json]
 """
 
 import argparse
@@ -40,7 +42,7 @@ def fit_and_score(estimator, X_train, X_test, y_train, y_test):
     return pipe.score(X_test, y_test), seconds
 
 
-def run(seeds):
+def run(seeds, repeats=1):
     rows = []
     for name, load in DATASETS.items():
         X, y = load(return_X_y=True)
@@ -48,8 +50,12 @@ def run(seeds):
         times = {"sklearn": [], "fastbp": []}
         for seed in range(seeds):
             split = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
-            for label, make in (("sklearn", SklearnMLP), ("fastbp", fastbp.MLPClassifier)):
-                accuracy, seconds = fit_and_score(make(random_state=seed), *split)
+            best = {}
+            for _ in range(repeats):
+                for label, make in (("sklearn", SklearnMLP), ("fastbp", fastbp.MLPClassifier)):
+                    accuracy, seconds = fit_and_score(make(random_state=seed), *split)
+                    best[label] = (accuracy, min(seconds, best.get(label, (0, np.inf))[1]))
+            for label, (accuracy, seconds) in best.items():
                 scores[label].append(accuracy)
                 times[label].append(seconds)
         rows.append(
@@ -66,8 +72,9 @@ def run(seeds):
     return rows
 
 
-def print_table(rows, seeds):
-    print(f"mean of {seeds} seeds, 25% stratified test split, StandardScaler + default MLPClassifier")
+def print_table(rows, seeds, repeats):
+    print(f"mean of {seeds} seeds (fastest of {repeats} fits each), 25% stratified test split, "
+          "StandardScaler + default MLPClassifier")  # fmt: skip
     header = ["data set", "rows x features", "sklearn accuracy", "fastbp accuracy",
               "sklearn fit", "fastbp fit", "speed-up"]  # fmt: skip
     print("| " + " | ".join(header) + " |")
@@ -84,13 +91,14 @@ def print_table(rows, seeds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="fits per seed and library; fastest counts")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)  # both stop at max_iter on some seeds
     X, y = load_digits(return_X_y=True)
     fastbp.MLPClassifier(max_iter=2).fit(X, y)  # load the compiled kernels before timing
-    rows = run(args.seeds)
-    print_table(rows, args.seeds)
+    rows = run(args.seeds, args.repeats)
+    print_table(rows, args.seeds, args.repeats)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
