@@ -11,7 +11,6 @@ Run: fastbp bench (or python bench/compare.py) [--repeats 3] [--json out.json] [
      [--only tiny,small]
 """
 
-import argparse
 import json
 import os
 import platform
@@ -369,7 +368,9 @@ def plot(cases, frameworks, results, path):
 
 
 def main(argv=None, prog=None):
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    from .cli import OneLineErrorParser
+
+    parser = OneLineErrorParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per run; the best counts")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
     parser.add_argument("--only", help="comma-separated case names")
@@ -379,6 +380,10 @@ def main(argv=None, prog=None):
     parser.add_argument("--no-extras", action="store_true", help="skip the predict and start-up measurements")
     args = parser.parse_args(argv)
 
+    names = [c["name"] for c in GRID]
+    unknown = [name for name in (args.only or "").split(",") if name and name not in names]
+    if unknown:
+        parser.error(f"unknown case {unknown[0]!r}; the grid has {', '.join(names)}")
     cases = [c for c in GRID if not args.only or c["name"] in args.only.split(",")]
     frameworks = ["fastbp"]
     for peer in [p for p in args.peers.split(",") if p]:

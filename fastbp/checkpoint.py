@@ -30,6 +30,7 @@ class Progress:
     shuffle: bool
     best_loss: float = math.inf
     bad_epochs: int = 0
+    stopped: bool = False  # early stopping or a callback ended the fit
     best_params: np.ndarray | None = None
 
 
@@ -81,10 +82,13 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     cls = _OPTIMIZER_CLASSES.get(spec["class"])
     if cls is None:
         raise io.ModelFileError(f"{path}: unknown optimizer {spec['class']!r}")
+    if isinstance(optimizer, str) and OPTIMIZERS.get(optimizer.lower()) is cls:
+        optimizer = None  # the same name as the checkpointed fit: its optimizer, hyperparameters and all
     if optimizer is None:
         optimizer = cls(**spec["params"])
     elif not isinstance(optimizer, Optimizer) or type(optimizer) is not cls:
-        raise ValueError(f"{path}: the checkpointed fit used {spec['class']}, not {type(optimizer).__name__}")
+        given = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
+        raise ValueError(f"{path}: the checkpointed fit used {spec['class']}, not {given}")
     optimizer.state = np.array(stored.arrays["optimizer_state"], dtype=net.dtype)
     optimizer.step_count = spec["step_count"]
     if type(schedule).__name__ != state["schedule"]["class"]:

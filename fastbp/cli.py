@@ -21,6 +21,9 @@ from .tabular import DataError, numeric_column, read_table, split_features
 
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
 EXIT_BAD_INPUT = 2
+# what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
+# rate far too high), csv.Error a malformed CSV
+BAD_INPUT = (DataError, io.ModelFileError, ValueError, TypeError, OSError, FloatingPointError, csv.Error)
 
 
 def _hidden_sizes(text):
@@ -52,7 +55,7 @@ def _positive_int(text):
     return value
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, with a usage error on one line (the usage itself is in --help)."""
 
     def error(self, message):
@@ -60,7 +63,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="fastbp",
         description="Train multilayer perceptrons on the CPU with compiled backpropagation.",
         epilog="With no command, fastbp runs 'fastbp train' on the bundled handwritten digits.",
@@ -128,7 +131,7 @@ def main(argv=None):
         args = parser.parse_args(["train", *argv])
     try:
         return args.func(args)
-    except (DataError, io.ModelFileError, ValueError, TypeError, OSError) as exc:
+    except BAD_INPUT as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -158,7 +161,8 @@ def _encode_target(values, task, name):
     try:
         numbers = numeric_column(name, values)
     except DataError:
-        if task == "regression":
+        # a column of numbers with a few bad cells is a data error, not a column of class names
+        if task == "regression" or (task == "auto" and _mostly_numbers(values)):
             raise
     if task == "auto":
         few_whole = numbers is not None and np.all(numbers == np.round(numbers))
@@ -174,6 +178,16 @@ def _encode_target(values, task, name):
         return task, index.astype(np.int64), as_json, None
     mean, scale = float(numbers.mean()), float(numbers.std()) or 1.0
     return task, ((numbers - mean) / scale).astype(np.float32), None, (mean, scale)
+
+
+def _mostly_numbers(values):
+    parsed = 0
+    for value in values:
+        try:
+            parsed += np.isfinite(float(value))
+        except (TypeError, ValueError):
+            pass
+    return parsed >= 0.5 * len(values)
 
 
 def _split(n, fraction, seed):

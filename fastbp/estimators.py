@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -37,6 +38,15 @@ SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's names that fastb
 SOLVERS = ("adam", "sgd", "lbfgs")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 FLOAT_DTYPES = (np.float64, np.float32)  # kept as given; anything else becomes float64
+
+
+def _stochastic_solver(est):
+    """``partial_fit`` exists only for the stochastic solvers, as in scikit-learn."""
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers; {est.solver!r} is not"
+        )
+    return True
 
 
 def _fastbp_activation(name):
@@ -117,7 +127,8 @@ class _BaseMLP(BaseEstimator):
     def _row_weights(self, y, sample_weight, incremental):
         return sample_weight
 
-    def _validation_score(self, X, y):
+    def _validation_score(self, X, y, sample_weight):
+        """Accuracy or R^2 of checked data (no feature-name checks once per epoch)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------- checks
@@ -167,7 +178,7 @@ class _BaseMLP(BaseEstimator):
             output=output,
             dtype=self.dtype,
             seed=int(rng.randint(np.iinfo(np.int32).max)),
-            alpha=self.alpha,
+            alpha=self.alpha / (n_outputs if getattr(self, "_multilabel", False) else 1),  # see _loss_scale
             dropout=self.dropout,
         )
         # scikit-learn's initialisation, so random_state means what it means there:
@@ -181,14 +192,23 @@ class _BaseMLP(BaseEstimator):
             b[:] = rng.uniform(-bound, bound, b.shape)
         return net
 
+    @property
+    def _loss_scale(self):
+        """scikit-learn's loss over fastbp's: for multi-label it sums over labels, fastbp averages."""
+        return self.net_.sizes[-1] if getattr(self, "_multilabel", False) else 1
+
     def _new_optimizer(self):
+        # scaling the learning rate by _loss_scale makes SGD's steps those of scikit-learn's loss
+        # (Adam's steps do not depend on the loss's scale)
         if self.solver == "sgd":
-            return SGD(lr=self.learning_rate_init, momentum=self.momentum,
+            return SGD(lr=self.learning_rate_init * self._loss_scale, momentum=self.momentum,
                        nesterov=self.nesterovs_momentum and self.momentum > 0)  # fmt: skip
         return Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
 
     def _fit(self, X, y, sample_weight, incremental, validation_data=None):
         hidden = self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
         X, y = self._validate_xy(X, y, reset=first)
         if sample_weight is not None:
@@ -205,23 +225,20 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self._no_improvement_count = 0
         if self.solver == "lbfgs":
-            if incremental:
-                raise AttributeError("partial_fit is only available for the stochastic solvers sgd and adam")
             return self._fit_lbfgs(X, targets, sample_weight)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
             self._no_improvement_count = 0
 
-        X_val = y_val = None
-        early_stopping = self.early_stopping and not incremental
-        if early_stopping:
+        held_out = None
+        if self.early_stopping:
             stratify = y if self._stratify_split() else None
             split = train_test_split(
                 np.arange(X.shape[0]), test_size=self.validation_fraction, random_state=rng, stratify=stratify
             )
             train, val = split
-            X, X_val, y_val = X[train], X[val], y[val]
-            targets = targets[train]
+            held_out = (X[val], y[val], None if sample_weight is None else sample_weight[val])
+            X, targets = X[train], targets[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
         val_data = None
         if validation_data is not None:
@@ -232,16 +249,16 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         epochs = 1 if incremental else self.max_iter
-        stopper = _Stopper(self, early_stopping, X_val, y_val, n)
+        stopper = _Stopper(self, held_out, n, self._loss_scale)
         self.net_.fit(
             X, targets, epochs=epochs, batch_size=batch_size, optimizer=self._optimizer,
             shuffle=self.shuffle, seed=int(rng.randint(np.iinfo(np.int32).max)),
             validation_data=val_data, n_threads=self.n_threads, sample_weight=sample_weight,
             callbacks=[stopper],
         )  # fmt: skip
-        if early_stopping and stopper.best_params is not None:
+        if held_out is not None and stopper.best_params is not None:
             self.net_.params[:] = stopper.best_params
-        if not incremental and not stopper.converged and self.n_iter_ == self.max_iter and self.max_iter > 1:
+        if not incremental and not stopper.converged and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
@@ -277,7 +294,7 @@ class _BaseMLP(BaseEstimator):
         net.params[:] = result.x
         self.n_iter_ = int(result.nit)
         self.t_ = X.shape[0] * self.n_iter_
-        self.loss_ = float(result.fun)
+        self.loss_ = float(result.fun) * self._loss_scale
         self.best_loss_ = None
         self.loss_curve_ = None
         if result.status != 0:
@@ -308,9 +325,8 @@ class _BaseMLP(BaseEstimator):
 class _Stopper:
     """scikit-learn's stopping rules and learning-rate changes, called by ``MLP.fit`` after each epoch."""
 
-    def __init__(self, est, early_stopping, X_val, y_val, n_rows):
-        self.est, self.early_stopping = est, early_stopping
-        self.X_val, self.y_val, self.n_rows = X_val, y_val, n_rows
+    def __init__(self, est, held_out, n_rows, loss_scale):
+        self.est, self.held_out, self.n_rows, self.loss_scale = est, held_out, n_rows, loss_scale
         self.best_params = None
         self.converged = False
 
@@ -318,17 +334,17 @@ class _Stopper:
         est = self.est
         est.n_iter_ += 1
         est.t_ += self.n_rows
-        est.loss_ = info["loss"]
-        est.loss_curve_.append(info["loss"])
+        est.loss_ = info["loss"] * self.loss_scale
+        est.loss_curve_.append(est.loss_)
         if info["val_loss"] is not None:
-            est.validation_loss_curve_.append(info["val_loss"])
+            est.validation_loss_curve_.append(info["val_loss"] * self.loss_scale)
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {info['loss']:.8f}", flush=True)
         optimizer = info["optimizer"]
         if est.solver == "sgd" and est.learning_rate == "invscaling":
-            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if self.early_stopping:
-            score = est._validation_score(self.X_val, self.y_val)
+            optimizer.lr = self.loss_scale * est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if self.held_out is not None:
+            score = est._validation_score(*self.held_out)
             est.validation_scores_.append(score)
             if score < est.best_validation_score_ + est.tol:
                 est._no_improvement_count += 1
@@ -344,7 +360,11 @@ class _Stopper:
                 est._no_improvement_count = 0
             est.best_loss_ = min(est.best_loss_, est.loss_curve_[-1])
         if est._no_improvement_count > est.n_iter_no_change:
-            if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
+            if (
+                est.solver == "sgd"
+                and est.learning_rate == "adaptive"
+                and optimizer.lr > 1e-6 * self.loss_scale
+            ):
                 optimizer.lr /= 5.0
                 est._no_improvement_count = 0
                 return False
@@ -438,6 +458,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_classes", None)  # classes= of an earlier partial_fit do not apply
         return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state.
 
@@ -460,7 +481,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "binary_cross_entropy", None
 
     def _stratify_split(self):
-        return self._multiclass
+        return not self._multilabel
 
     def _encode_targets(self, y, first):
         if first:
@@ -469,7 +490,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(f"Unknown label type: {target_type}; MLPClassifier needs class labels")
             self._binarizer = LabelBinarizer()
             fit_labels = getattr(self, "_partial_classes", None)
-            if fit_labels is not None and not hasattr(self, "net_"):
+            if fit_labels is not None and target_type != "multilabel-indicator":
                 self._binarizer.fit(fit_labels)
             else:
                 self._binarizer.fit(y)
@@ -493,11 +514,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return sample_weight
         if incremental and isinstance(self.class_weight, str):
             raise ValueError("class_weight='balanced' needs the whole data set; use a dict with partial_fit")
-        weights = compute_sample_weight(self.class_weight, y)
+        if isinstance(self.class_weight, dict) and not self._multilabel:
+            # by the classes of the first fit, so a chunk may lack some of them
+            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+            weights = per_class[np.searchsorted(self.classes_, column_or_1d(y))]
+        else:
+            weights = compute_sample_weight(self.class_weight, y)
         return weights if sample_weight is None else weights * sample_weight
 
-    def _validation_score(self, X, y):
-        return accuracy_score(y, self.predict(X))
+    def _validation_score(self, X, y, sample_weight):
+        labels = self._labels(self.net_.predict(X, n_threads=self.n_threads))
+        return accuracy_score(y, labels, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n, n_classes) (n_labels for multi-label), float64."""
@@ -506,6 +533,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return out
         return np.hstack([1.0 - out, out])
 
+    def _labels(self, out):
+        """Labels from the network's outputs ``out`` (n, n_outputs)."""
+        if self._multilabel:
+            return self._binarizer.inverse_transform((out > 0.5).astype(int))
+        if self._multiclass:
+            return self.classes_[np.argmax(out, axis=1)]
+        return self.classes_[(out[:, 0] > 0.5).astype(int)]
+
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""
         with np.errstate(divide="ignore"):
@@ -513,12 +548,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """Labels of the rows of ``X``, of the type the labels had in ``fit``."""
-        out = self._forward(X)
-        if self._multilabel:
-            return self._binarizer.inverse_transform((out > 0.5).astype(int))
-        if self._multiclass:
-            return self.classes_[np.argmax(out, axis=1)]
-        return self.classes_[(out[:, 0] > 0.5).astype(int)]
+        return self._labels(self._forward(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -531,15 +561,65 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     The loss is scikit-learn's: half the mean squared error, plus the L2 term.
     Parameters and attributes are those of ``MLPClassifier`` without
-    ``class_weight`` and ``classes_``; ``y`` may be (n,) or (n, n_outputs).
+    ``class_weight`` and ``classes_``, with scikit-learn's ``loss`` first
+    (only "squared_error"; "poisson" is refused); ``y`` may be (n,) or
+    (n, n_outputs).
     """
 
     _y_numeric = True
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        n_threads=None,
+        dtype="float32",
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+            batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, n_threads=n_threads, dtype=dtype,
+        )  # fmt: skip
+        self.loss = loss
+
+    def _check_params(self):
+        if self.loss != "squared_error":
+            raise ValueError(f"fastbp's MLPRegressor supports loss='squared_error' only, got {self.loss!r}")
+        return super()._check_params()
 
     def fit(self, X, y, sample_weight=None, validation_data=None):
         """Fit the network to ``X`` (n, n_features) and ``y`` (n,) or (n, n_outputs).  Returns ``self``."""
         return self._fit(X, y, sample_weight, incremental=False, validation_data=validation_data)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
@@ -549,20 +629,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _encode_targets(self, y, first):
         y = np.asarray(y, dtype=np.float64)
-        if first:
-            self._y_1d = y.ndim == 1
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
         if not first and y2.shape[1] != self.net_.sizes[-1]:
             raise ValueError(f"y has {y2.shape[1]} outputs, the model was fitted with {self.net_.sizes[-1]}")
         return y2, y2.shape[1]
 
-    def _validation_score(self, X, y):
-        return r2_score(y, self.predict(X))
+    def _validation_score(self, X, y, sample_weight):
+        out = self.net_.predict(X, n_threads=self.n_threads).astype(np.float64)
+        return r2_score(y, out[:, 0] if out.shape[1] == 1 else out, sample_weight=sample_weight)
 
     def predict(self, X):
-        """Predicted values, shape (n,) when ``y`` was 1-D in fit, else (n, n_outputs); float64."""
+        """Predicted values, float64: shape (n,) for one output (as scikit-learn), else (n, n_outputs)."""
         out = self._forward(X)
-        return out[:, 0] if self._y_1d else out
+        return out[:, 0] if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -547,7 +547,7 @@ class MLP:
             callbacks.append(reporter)
 
         try:
-            for epoch in range(progress.epoch, epochs):
+            for epoch in range(progress.epoch, epochs if not progress.stopped else 0):
                 lr = schedule.lr(epoch, optimizer.lr)
                 key = derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)
                 start = time.perf_counter()
@@ -586,7 +586,7 @@ class MLP:
                 }  # fmt: skip
                 for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
                     stop = bool(callback(info)) or stop
-                history.stopped_early = stop
+                history.stopped_early = progress.stopped = stop
                 progress.epoch = epoch + 1
                 due = stop or progress.epoch % checkpoint_every == 0 or progress.epoch == epochs
                 if checkpoint is not None and due:

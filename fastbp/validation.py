@@ -36,13 +36,14 @@ def check_features(X, n_features, dtype, name="X"):
                 f"{name} must be 2-D (rows, features), got shape {arr.shape}; "
                 "use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single row"
             )
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf, refused below
+            arr = np.ascontiguousarray(arr, dtype=dtype)
     if arr.shape[0] == 0:
         raise ValueError(f"{name} has no rows")
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features, the network expects {n_features}")
     if not all_finite(arr.reshape(-1)):
-        raise ValueError(f"{name} contains NaN or inf")
+        raise ValueError(f"{name} contains NaN or inf (or values beyond the {np.dtype(dtype).name} range)")
     return arr
 
 

@@ -120,6 +120,9 @@ def test_npz_and_parquet_data(tables, tmp_path):
         (["predict", "{kinds}", "{kinds}"], "not a fastbp model file"),
         (["predict", "missing.fbp", "{kinds}"], "No such file"),
         (["frobnicate"], "invalid choice"),
+        (["train", "{gap}", "--target", "price"], "column 'price', row 2: '' is not a number"),
+        (["train", "{kinds}", "--target", "kind", "--lr", "1e9", "--epochs", "30"], "training diverged"),
+        (["bench", "--only", "nosuch"], "unknown case 'nosuch'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(args, message, tables, tmp_path):
@@ -127,8 +130,9 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message, tables, tmp_path
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n")
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header_only.csv").write_text("a,b\n")
+    (tmp_path / "gap.csv").write_text("rooms,price\n1,10.5\n2,\n3,30.25\n4,41.5\n")
     paths = {"kinds": folder / "kinds.csv", "bad": tmp_path / "bad.csv", "empty": tmp_path / "empty.csv",
-             "header_only": tmp_path / "header_only.csv"}  # fmt: skip
+             "header_only": tmp_path / "header_only.csv", "gap": tmp_path / "gap.csv"}  # fmt: skip
     result = run(*[a.format(**paths) for a in args], cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -253,3 +253,52 @@ def test_default_accuracy_reaches_scikit_learns(load):
                 pipe = make_pipeline(StandardScaler(), make(random_state=seed)).fit(X_train, y_train)
                 scores.append(pipe.score(X_test, y_test))
     assert np.mean(ours) >= np.mean(theirs) - 1.0 / len(y_test)
+
+
+def test_review_fixes_partial_fit_paths(rng):
+    X = rng.normal(size=(120, 4))
+    Y = (X[:, :3] > 0).astype(int)
+    multilabel = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    multilabel.partial_fit(X, Y, classes=[0, 1, 2])  # scikit-learn accepts classes= with indicator targets
+    assert multilabel.predict(X).shape == Y.shape
+    y = rng.integers(0, 3, size=120)
+    weighted = MLPClassifier(hidden_layer_sizes=(8,), class_weight={0: 3.0}, random_state=0)
+    weighted.partial_fit(X, y, classes=[0, 1, 2])
+    weighted.partial_fit(X[y != 0], y[y != 0])  # a chunk without class 0
+    lbfgs = MLPClassifier(solver="lbfgs")
+    assert not hasattr(lbfgs, "partial_fit")
+    with pytest.raises(ValueError, match="early_stopping"):
+        MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_early_stopping_on_a_frame_scores_without_warnings(rng):
+    pd = pytest.importorskip("pandas")
+    X, y = _blobs(rng, n=200)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "X does not have valid feature names"
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5, random_state=0)
+        clf.fit(frame, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+
+
+def test_multilabel_loss_is_scikit_learns_sum_over_labels(rng):
+    X = rng.normal(size=(80, 4))
+    Y = (X[:, :3] + 0.3 * rng.normal(size=(80, 3)) > 0).astype(int)
+    clf = MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", alpha=0.01, max_iter=30, dtype="float64",
+                        random_state=0).fit(X, Y)  # fmt: skip
+    P = np.clip(clf.predict_proba(X), 1e-15, 1 - 1e-15)
+    data = -np.mean(Y * np.log(P) + (1 - Y) * np.log(1 - P), axis=0).sum()
+    penalty = 0.5 * 0.01 * sum((w**2).sum() for w in clf.coefs_) / len(X)
+    assert clf.loss_ == pytest.approx(data + penalty, rel=1e-6)
+
+
+def test_regressor_takes_scikit_learns_loss_parameter_and_shapes(rng):
+    X = rng.normal(size=(60, 3))
+    y = X[:, :1] * 2.0  # (n, 1): predictions come back 1-D, as in scikit-learn
+    reg = MLPRegressor("squared_error", (8,), max_iter=20, random_state=0).fit(X, y)
+    assert reg.predict(X).shape == (60,)
+    assert reg.get_params()["loss"] == "squared_error"
+    with pytest.raises(ValueError, match="squared_error"):
+        MLPRegressor(loss="poisson").fit(X, y)

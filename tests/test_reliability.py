@@ -306,3 +306,30 @@ def test_random_input_only_raises_documented_errors(inputs, batch_size, epochs):
     except DOCUMENTED_ERRORS:
         return
     assert out.shape == (len(X), net.sizes[-1])
+
+
+def test_resume_after_early_stop_and_with_an_optimizer_name(tmp_path, rng):
+    X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
+    val = (rng.normal(size=(20, 3)), rng.normal(size=20))
+    kwargs = dict(epochs=60, batch_size=10, validation_data=val, patience=2, optimizer="rmsprop")
+    whole = fastbp.MLP([3, 8, 1], seed=1)
+    history = whole.fit(X, y, checkpoint=tmp_path / "a.ckpt", **kwargs)
+    assert history.stopped_early and len(history.loss) < 60
+    resumed = fastbp.MLP([3, 8, 1], seed=1)
+    again = resumed.fit(X, y, resume=tmp_path / "a.ckpt", **kwargs)  # a finished fit stays finished
+    assert len(again.loss) == len(history.loss)
+    np.testing.assert_array_equal(resumed.params, whole.params)
+
+
+def test_weighted_chunked_path_equals_repeated_rows(rng):
+    """Full-batch SGD on the parallel chunked path: integer weights count rows (float64, 1e-12)."""
+    X = rng.normal(size=(100, 3))
+    y = rng.normal(size=(100, 2))
+    w = rng.integers(0, 4, size=100)
+    w[0] = 2
+    rows = np.repeat(np.arange(100), w)
+    a = fastbp.MLP([3, 8, 2], dtype="float64", alpha=0.05, seed=3)
+    b = a.copy()
+    a.fit(X, y, epochs=3, batch_size=100, shuffle=False, optimizer=fastbp.SGD(lr=0.1), sample_weight=w)
+    b.fit(X[rows], y[rows], epochs=3, batch_size=len(rows), shuffle=False, optimizer=fastbp.SGD(lr=0.1))
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
