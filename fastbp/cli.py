@@ -66,7 +66,7 @@ def build_parser():
     parser = OneLineErrorParser(
         prog="fastbp",
         description="Train multilayer perceptrons on the CPU with compiled backpropagation.",
-        epilog="With no command, fastbp runs 'fastbp train' on the bundled handwritten digits.",
+        epilog="With no arguments, fastbp runs 'fastbp train' on the bundled handwritten digits.",
     )
     commands = parser.add_subparsers(dest="command", metavar="{train,predict,bench,info}")
 
@@ -127,8 +127,6 @@ def main(argv=None):
         return 0
     parser = build_parser()
     args = parser.parse_args(argv or ["train"])
-    if args.command is None:
-        args = parser.parse_args(["train", *argv])
     try:
         return args.func(args)
     except BAD_INPUT as exc:

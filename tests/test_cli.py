@@ -188,3 +188,9 @@ def test_live_bar_uses_tqdm_on_a_terminal():
     reporter({**info, "epoch": 1})
     reporter.close()
     assert "2/2" in stream.getvalue() and "1,000,000 samples/s" in stream.getvalue()
+
+
+def test_no_arguments_runs_the_main_job(tmp_path):
+    result = run(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bundled 8x8 digits" in result.stdout and (tmp_path / "digits.fbp").exists()
