@@ -1,5 +1,6 @@
 """Every kernel against the plain NumPy reference, at awkward sizes, in float32 and float64."""
 
+import numba
 import numpy as np
 import pytest
 import reference as ref
@@ -7,7 +8,7 @@ from conftest import tolerance
 from reference import ACTIVATIONS, LOSSES
 
 from fastbp._jit import PARALLEL_MIN_ELEMENTS
-from fastbp.kernels import activations, dense, losses, optimizers
+from fastbp.kernels import activations, dense, fastmath, losses, optimizers
 from fastbp.kernels.network import shuffled_order
 
 DTYPES = [np.float32, np.float64]
@@ -104,6 +105,30 @@ def test_float32_fast_functions_are_accurate(name):
         assert np.max(np.abs(a[small] - exact[small]) / np.maximum(np.abs(exact[small]), 1e-30)) < 4e-7
         np.testing.assert_array_equal(a, -a[::-1])
     assert np.all(np.diff(a) >= -4e-7)  # monotone up to the approximation error
+
+
+@numba.njit
+def _exp_each(x, out):
+    for i in range(x.size):
+        out[i] = fastmath.exp(x[i])
+
+
+exp = numba.njit(lambda v: fastmath.exp(v))
+
+
+def test_float32_exp_is_within_two_ulp_and_keeps_special_values():
+    """The vectorisable float32 exp behind softmax: 2 ulp where the result is normal."""
+    x = np.linspace(-87.3, 88.72, 1_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    _exp_each(x, out)
+    exact = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - exact) / exact) < 2 * 2.0**-24
+    assert exp(np.float32(0.0)) == 1.0
+    assert exp(np.float32(-88.0)) == 0.0  # would be subnormal: flushed
+    assert exp(np.float32(-np.inf)) == 0.0
+    assert exp(np.float32(89.0)) == np.inf and exp(np.float32(np.inf)) == np.inf
+    assert np.isnan(exp(np.float32(np.nan)))
+    assert exp(1.0) == np.exp(1.0)  # float64 keeps libm
 
 
 def _targets(name, n, k, rng, dtype):

@@ -1,7 +1,9 @@
 """Scalar math that LLVM can vectorise, chosen by the argument's type at compile time.
 
-``math.tanh`` compiles to a libm call per element, which no loop vectorises;
-for float32 a rational approximation (the one Eigen uses for float tanh,
+``math.tanh`` and ``math.exp`` compile to a libm call per element, which no
+loop vectorises.  For float32, ``exp`` is the Cephes ``expf`` polynomial
+(within 2 ulp) with the power of two built from the exponent bits, and tanh
+is a rational approximation (the one Eigen uses for float tanh,
 within 2.6e-7 of the exact value everywhere and 2.6e-7 relative near 0) is
 plain arithmetic and vectorises.  float64 keeps libm, so the float64 gradient
 checks see exact functions.  The logistic function is not derived from it:
@@ -11,8 +13,9 @@ falls below 1e-7), which silu and sigmoid outputs would show.
 
 import math
 
+from llvmlite import ir
 from numba import types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from .._jit import JIT_OPTIONS
 
@@ -51,3 +54,60 @@ def _tanh_overload(x):
 
         return tanh32
     return lambda x: math.tanh(x)
+
+
+# Cephes expf: exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 in
+# two parts (_LN2_HI has few bits, so n * _LN2_HI is exact), exp(r) by a degree-7 polynomial.
+_LOG2E = 1.44269504088896341
+_LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
+_E2, _E3, _E4 = 5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2
+_E5, _E6, _E7 = 8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4
+# Outside [_EXP_LOW, _EXP_HIGH] 2^n leaves float32's normal range: below, the
+# result is 0 (it would be subnormal; flushed to zero, as XLA does), above, inf.
+_EXP_LOW, _EXP_HIGH = -87.33654475, 88.72283905
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bits are the int32 ``bits`` (a bit cast, which vectorises)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+def exp(x):
+    """exp: a vectorisable polynomial for float32, libm's for float64."""
+    return math.exp(x)
+
+
+@overload(exp, jit_options=JIT_OPTIONS)
+def _exp_overload(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+
+        def exp32(x):
+            low = x < types.float32(_EXP_LOW)
+            high = x > types.float32(_EXP_HIGH)
+            x = min(max(x, types.float32(_EXP_LOW)), types.float32(_EXP_HIGH))
+            n = math.floor(x * types.float32(_LOG2E) + types.float32(0.5))
+            r = x - n * types.float32(_LN2_HI)
+            r = r - n * types.float32(_LN2_LO)
+            p = types.float32(_E7)
+            p = p * r + types.float32(_E6)
+            p = p * r + types.float32(_E5)
+            p = p * r + types.float32(_E4)
+            p = p * r + types.float32(_E3)
+            p = p * r + types.float32(_E2)
+            p = p * (r * r) + r + types.float32(1.0)
+            # 2^n as 2^h * 2^(n-h): n reaches 128 near _EXP_HIGH, one past the largest exponent
+            k = types.int32(n)
+            h = k >> 1
+            e = p * _float32_from_bits((h + 127) << 23) * _float32_from_bits((k - h + 127) << 23)
+            if low:
+                return types.float32(0.0)
+            return types.float32(math.inf) if high else e
+
+        return exp32
+    return lambda x: math.exp(x)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._jit import jit
 from .activations import sigmoid
+from .fastmath import exp
 
 MSE = 0
 MAE = 1
@@ -72,19 +73,27 @@ def loss_and_delta(code, out, y, labels, w, delta, want_delta):
         use_labels = labels.shape[0] > 0
         for i in range(n):
             scale = (w[i] if weighted else 1.0) * inv_norm
-            # log-sum-exp shifted by the row maximum so exp never overflows
+            # log-sum-exp shifted by the row maximum so exp never overflows;
+            # with want_delta, delta's row holds the exponentials until normalised
             zmax = out[i, 0]
             for j in range(1, k):
                 zmax = max(zmax, out[i, j])
             sumexp = 0.0
-            for j in range(k):
-                sumexp += math.exp(out[i, j] - zmax)
+            if want_delta:
+                for j in range(k):
+                    e = exp(out[i, j] - zmax)
+                    delta[i, j] = e
+                    sumexp += e
+            else:
+                for j in range(k):
+                    sumexp += exp(out[i, j] - zmax)
             lse = zmax + math.log(sumexp)
             if use_labels:
                 total += scale * (lse - out[i, labels[i]])
                 if want_delta:
+                    factor = scale / sumexp
                     for j in range(k):
-                        delta[i, j] = math.exp(out[i, j] - lse) * scale
+                        delta[i, j] *= factor
                     delta[i, labels[i]] -= scale
             else:
                 ysum = 0.0
@@ -92,8 +101,9 @@ def loss_and_delta(code, out, y, labels, w, delta, want_delta):
                     total += scale * y[i, j] * (lse - out[i, j])
                     ysum += y[i, j]
                 if want_delta:
+                    factor = ysum * scale / sumexp
                     for j in range(k):
-                        delta[i, j] = (math.exp(out[i, j] - lse) * ysum - y[i, j]) * scale
+                        delta[i, j] = delta[i, j] * factor - y[i, j] * scale
         return total
 
     half = 0.5 if code == SQUARED_ERROR else 1.0
@@ -142,7 +152,7 @@ def output_transform(loss_code, z, out):
                 zmax = max(zmax, z[i, j])
             s = 0.0
             for j in range(k):
-                e = math.exp(z[i, j] - zmax)
+                e = exp(z[i, j] - zmax)
                 out[i, j] = e
                 s += e
             for j in range(k):

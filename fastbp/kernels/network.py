@@ -232,7 +232,8 @@ def batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb):
         if use_labels:
             lb[k] = labels[src]
         else:
-            yb[k, :] = y[src, :]
+            for j in range(y.shape[1]):
+                yb[k, j] = y[src, j]
         if weighted:
             wb[k] = sw[src]
     return (
@@ -251,8 +252,11 @@ def batch_rows(x, y, labels, sw, order, shuffle, start, lo, hi, xb, yb, lb, wb):
     yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb)
     if not shuffle:
         return x[start + lo : start + hi], yin, lin, win
+    # element loops: a slice assignment per row costs more than copying the row
     for k in range(lo, hi):
-        xb[k, :] = x[order[start + k], :]
+        src = order[start + k]
+        for j in range(x.shape[1]):
+            xb[k, j] = x[src, j]
     return xb[lo:hi], yin, lin, win
 
 

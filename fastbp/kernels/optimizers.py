@@ -32,7 +32,10 @@ def _flush(x, tiny):
     update by more than about 1e-30, so they are dropped, as XLA's
     flush-to-zero mode would.
     """
-    return x if abs(x) >= tiny else x * 0
+    # a multiply by 1 or 0 rather than a select of x or x * 0: LLVM vectorises it
+    # (the select kept Adam at 3x the time), and NaN * 0 is still NaN
+    one, zero = tiny / tiny, tiny - tiny  # in x's precision
+    return x * (one if abs(x) >= tiny else zero)
 
 
 def _update(kind, hyper, lr, step, params, grad, state):
