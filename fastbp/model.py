@@ -337,12 +337,12 @@ class MLP:
             else Workspace(self.layout, chunk, self.dtype)
         )
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        sizes, w_off, b_off, acts = self._net_args()
+        spec = getattr(ws, "predict_spec", None)
+        if spec is None:  # kept on the workspace, so repeated small predicts build it once
+            spec = kernels.predict_spec(*self._net_args(), ws.act_off, self._loss_code, ws.rows)
+            ws.predict_spec = spec
         with using_threads(n_threads):
-            kernels.predict(
-                self.params, sizes, w_off, b_off, acts, ws.act_off, self._loss_code,
-                X, out, chunk, ws.zbuf, ws.abuf, True,
-            )  # fmt: skip
+            kernels.predict(self.params, spec, X, out, ws.zbuf, ws.abuf)
         return out
 
     def _accuracy(self, X, y2d, labels):
