@@ -26,6 +26,7 @@ PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffer
 # predict keeps one workspace of this many rows per thread and reuses it for
 # calls with no more rows: building one costs ~14 us, most of a one-row predict.
 SMALL_PREDICT_ROWS = 64
+KEPT_WORKSPACE_BYTES = 64 << 20  # a fit's work buffers up to this size stay for the next fit
 NO_WEIGHTS = np.empty(0)  # the kernels' "every row has weight 1"
 
 
@@ -354,6 +355,24 @@ class MLP:
             return float(np.mean(out.argmax(axis=1) == y2d.argmax(axis=1)))
         return float(np.mean((out > 0.5) == (y2d > 0.5)))
 
+    def _fit_workspace(self, rows, **options):
+        """Work buffers for a fit, reused from the last fit when it needed the same ones.
+
+        Fresh buffers cost a page fault per 4 KiB on first touch: a one-epoch
+        fit of 4-32-16-4 on 10,000 rows took 4.4 ms with new buffers and 1.6 ms
+        with reused ones.  Buffers above KEPT_WORKSPACE_BYTES are not kept
+        after the fit, so a large model does not hold them.
+        """
+        key = (rows, self.dtype, tuple(sorted(options.items())))
+        kept = self.__dict__.pop("_kept_workspace", None)
+        if kept is not None and kept[0] == key:
+            ws = kept[1]
+        else:
+            ws = Workspace(self.layout, rows, self.dtype, **options)
+        if ws.nbytes <= KEPT_WORKSPACE_BYTES:
+            self._kept_workspace = (key, ws)
+        return ws
+
     def _small_workspace(self):
         """This thread's reusable workspace for predicts of up to SMALL_PREDICT_ROWS rows."""
         local = self.__dict__.get("_scratch")
@@ -367,6 +386,7 @@ class MLP:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_scratch", None)  # per-thread scratch buffers are not part of the model
+        state.pop("_kept_workspace", None)
         return state
 
     def evaluate(self, X, y, batch_size=PREDICT_CHUNK, sample_weight=None):
@@ -527,10 +547,9 @@ class MLP:
         rows = min(batch_size, n)
         optimizer.bind(self.n_params, self.dtype)
         grad = np.zeros_like(self.params)
-        chunk_rows = chunk_rows_for(self.layout, rows)
-        ws = Workspace(
-            self.layout, rows, self.dtype, dropout=any(self.dropout), gather=shuffle,
-            n_targets=0 if labels.size else y2d.shape[1], chunk_rows=chunk_rows, weighted=sw.size > 0,
+        ws = self._fit_workspace(
+            rows, dropout=any(self.dropout), gather=shuffle, n_targets=0 if labels.size else y2d.shape[1],
+            chunk_rows=chunk_rows_for(self.layout, rows), weighted=sw.size > 0,
         )  # fmt: skip
         order = np.empty(n if shuffle else 0, dtype=np.int64)
         val_ws = None

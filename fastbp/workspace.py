@@ -70,3 +70,8 @@ class Workspace:
         self.wb = np.empty(gather_rows if weighted else 0)
         self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, layout.n_params), dtype=dtype)
         self.chunk_loss = np.empty(2 * n_chunks if chunk_rows else 0)  # each chunk's loss, then its weight
+
+    @property
+    def nbytes(self):
+        """Bytes held by the buffers."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))

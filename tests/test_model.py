@@ -1,5 +1,7 @@
 """The MLP API: the flat buffer, predict, fit's loop, seeds, schedules, early stopping, input checks."""
 
+import pickle
+
 import numpy as np
 import pytest
 import reference as ref
@@ -104,6 +106,31 @@ def test_same_seed_same_run_and_different_seed_different_run(rng):
     np.testing.assert_array_equal(run(None), run(None))
     np.testing.assert_array_equal(run(3), run(3))
     assert not np.array_equal(run(3), run(4))
+
+
+@pytest.mark.parametrize("sizes,activation,batch", [([4, 32, 16, 4], "tanh", 500), ([6, 40, 3], "relu", 16)])
+def test_repeated_fits_reuse_work_buffers_without_changing_results(sizes, activation, batch, rng):
+    """A fit reuses the last fit's buffers when it needs the same ones, with the weights of new buffers."""
+    X = rng.normal(size=(700, sizes[0]))
+    y = rng.normal(size=(700, sizes[-1]))
+    reused = fastbp.MLP(sizes, activation=activation, dtype="float64", seed=3)
+    fresh = fastbp.MLP(sizes, activation=activation, dtype="float64", seed=3)
+    kept = []
+    for seed, batch_size in [(0, batch), (1, batch), (2, 33), (3, batch)]:
+        reused.fit(X, y, epochs=1, batch_size=batch_size, seed=seed, optimizer="adam")
+        kept.append(reused._kept_workspace[1])
+        fresh.__dict__.pop("_kept_workspace", None)
+        fresh.fit(X, y, epochs=1, batch_size=batch_size, seed=seed, optimizer="adam")
+        np.testing.assert_array_equal(reused.params, fresh.params)
+    assert kept[0] is kept[1] and kept[2] is not kept[1] and kept[3] is not kept[1]
+    assert "_kept_workspace" not in pickle.loads(pickle.dumps(reused)).__dict__
+
+
+def test_large_work_buffers_are_not_kept_after_fit(rng, monkeypatch):
+    monkeypatch.setattr(fastbp.model, "KEPT_WORKSPACE_BYTES", 1000)
+    net = fastbp.MLP([5, 8, 1], seed=0)
+    net.fit(rng.normal(size=(100, 5)), rng.normal(size=100), epochs=1)
+    assert "_kept_workspace" not in net.__dict__
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
