@@ -84,7 +84,19 @@ def sgemm_peak(n=2048, repeats=5):
     return 2.0 * n**3 / best / 1e9
 
 
+# Thread pools busy-wait for a while after their work before they sleep
+# (OpenBLAS, OpenMP, XLA).  On 2 cores the next framework's run shared the CPU
+# with them: fastbp's medium epoch measured 77.7k samples/s taking turns
+# with the others and 126.7k in a run of its own.  So each timed run comes
+# after a pause, which lets the other frameworks' threads sleep, and then one
+# untimed run of its own, which wakes its own threads (a pause alone made the
+# shortest runs, a 2 ms chains epoch or a one-row predict, pay for waking them).
+PAUSE_SECONDS = 0.25
+
+
 def _timed(fn):
+    time.sleep(PAUSE_SECONDS)
+    fn()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
