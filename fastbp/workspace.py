@@ -1,4 +1,4 @@
-"""Work buffers for the passes over one batch, allocated once per fit and reused."""
+"""Work buffers for the passes over one batch: allocated once per fit, kept for the next fit."""
 
 import numpy as np
 

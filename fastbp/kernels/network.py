@@ -10,7 +10,8 @@ A network travels into compiled code as plain arrays:
 - work buffers ``zbuf`` (pre-activations), ``abuf`` (activations) and
   ``hbuf`` (activations after dropout), each holding every layer's
   ``(rows, width)`` block at ``act_off[l]``, and two delta buffers of
-  ``rows * max(sizes)`` elements.  They are allocated once per fit.
+  ``rows * max(sizes)`` elements.  They are allocated once per fit (and kept
+  for the next fit of the model when it needs the same ones).
 """
 
 import math
