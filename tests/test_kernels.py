@@ -56,7 +56,16 @@ def test_activations_stay_finite_for_extreme_inputs():
         assert np.isfinite(a).all() and np.isfinite(g).all(), name
 
 
-DENSE_SHAPES = [(1, 1, 1), (1, 5, 3), (9, 1, 4), (33, 17, 1), (64, 31, 7)]
+def sum_tolerance(dtype, terms):
+    """``tolerance`` widened for float32 sums of ``terms`` unit-size products (error about eps * terms)."""
+    tol = tolerance(dtype)
+    if np.dtype(dtype) == np.float32:
+        tol = {**tol, "atol": max(tol["atol"], 1e-7 * terms)}
+    return tol
+
+
+# the last two are issued to BLAS in row pieces (dense.piece_rows), the last with a short final piece
+DENSE_SHAPES = [(1, 1, 1), (1, 5, 3), (9, 1, 4), (33, 17, 1), (64, 31, 7), (200, 64, 100), (203, 64, 100)]
 
 
 @pytest.mark.parametrize("blas", [True, False], ids=["blas", "loops"])
@@ -69,17 +78,39 @@ def test_dense_matches_reference(n, n_in, n_out, dtype, blas, rng):
     z = np.empty((n, n_out), dtype=dtype)
     dense.dense_forward(z, x, w, b, blas)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    np.testing.assert_allclose(z, x64 @ w64 + b, **tolerance(dtype))
+    np.testing.assert_allclose(z, x64 @ w64 + b, **sum_tolerance(dtype, n_in))
 
     dz = rng.normal(size=(n, n_out)).astype(dtype)
     gw = np.full((n_in, n_out), np.nan, dtype=dtype)  # must be overwritten, not accumulated
     gb = np.full(n_out, np.nan, dtype=dtype)
-    dense.dense_backward_params(dz, x, gw, gb, blas)
-    np.testing.assert_allclose(gw, x64.T @ dz, **tolerance(dtype))
-    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **tolerance(dtype))
+    dense.dense_backward_params(dz, x, gw, gb, blas, np.empty(gw.size, dtype))
+    np.testing.assert_allclose(gw, x64.T @ dz, **sum_tolerance(dtype, n))
+    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **sum_tolerance(dtype, n))
     dx = np.empty_like(x)
     dense.dense_backward_input(dx, dz, w, blas)
-    np.testing.assert_allclose(dx, dz.astype(np.float64) @ w64.T, **tolerance(dtype))
+    np.testing.assert_allclose(dx, dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))
+
+
+def test_blas_pieces_stay_under_the_serial_size_and_cover_the_rows():
+    assert dense.piece_rows(64, 64, 64) == 64  # at OpenBLAS's serial size already: one call
+    assert dense.piece_rows(128, 784, 256) == 128  # large: one call on BLAS's threads
+    assert dense.piece_rows(200, 1, 1000) == 200  # pieces would be under MIN_PIECE_ROWS
+    for n, n_in, n_out in [(200, 64, 100), (203, 64, 100), (256, 64, 64), (1000, 30, 100)]:
+        rows = dense.piece_rows(n, n_in, n_out)
+        assert dense.MIN_PIECE_ROWS <= rows < n
+        assert rows * n_in * n_out <= dense.BLAS_SERIAL_MNK
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_gradient_without_scratch_is_one_product(dtype, rng):
+    x = rng.normal(size=(200, 64)).astype(dtype)
+    dz = rng.normal(size=(200, 100)).astype(dtype)
+    whole, pieces = np.empty((64, 100), dtype), np.empty((64, 100), dtype)
+    dense.dense_backward_params(dz, x, whole, np.empty(100, dtype), True, np.empty(0, dtype))
+    dense.dense_backward_params(dz, x, pieces, np.empty(100, dtype), True, np.empty(6400, dtype))
+    exact = x.astype(np.float64).T @ dz
+    np.testing.assert_allclose(whole, exact, **sum_tolerance(dtype, 200))
+    np.testing.assert_allclose(pieces, exact, **sum_tolerance(dtype, 200))
 
 
 def test_float32_logistic_keeps_relative_accuracy_in_its_tail():
@@ -289,13 +320,13 @@ def test_feature_major_dense_matches_reference(n, n_in, n_out, dtype, rng):
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
     zT = np.empty((n_out, n), dtype=dtype)
     fm.dense_forward_fm(zT, np.ascontiguousarray(x.T), w, b)
-    np.testing.assert_allclose(zT.T, x64 @ w64 + b, **tolerance(dtype))
+    np.testing.assert_allclose(zT.T, x64 @ w64 + b, **sum_tolerance(dtype, n_in))
     dz = rng.normal(size=(n, n_out)).astype(dtype)
     gw = np.full((n_in, n_out), np.nan, dtype=dtype)
     gb = np.full(n_out, np.nan, dtype=dtype)
     fm.dense_backward_params_fm(np.ascontiguousarray(dz.T), np.ascontiguousarray(x.T), gw, gb)
-    np.testing.assert_allclose(gw, x64.T @ dz, **tolerance(dtype))
-    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **tolerance(dtype))
+    np.testing.assert_allclose(gw, x64.T @ dz, **sum_tolerance(dtype, n))
+    np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **sum_tolerance(dtype, n))
     dxT = np.full((n_in, n), np.nan, dtype=dtype)
     fm.dense_backward_input_fm(dxT, np.ascontiguousarray(dz.T), w)
-    np.testing.assert_allclose(dxT.T, dz.astype(np.float64) @ w64.T, **tolerance(dtype))
+    np.testing.assert_allclose(dxT.T, dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))

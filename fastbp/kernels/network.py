@@ -113,7 +113,7 @@ def backward(
         inp = layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, False)
         gw = grad[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
         gb = grad[b_off[layer] : b_off[layer] + n_out]
-        dense_backward_params(dz, inp, gw, gb, blas)
+        dense_backward_params(dz, inp, gw, gb, blas, other)  # other is free until dx is written
         if layer == 0:
             break
         w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
