@@ -359,7 +359,7 @@ class MLP:
         """Work buffers for a fit, reused from the last fit when it needed the same ones.
 
         Fresh buffers cost a page fault per 4 KiB on first touch: a one-epoch
-        fit of 4-32-16-4 on 10,000 rows took 4.4 ms with new buffers and 1.6 ms
+        fit of 4-32-16-4 on 10,000 rows took 4.4 ms with new buffers and 1.7 ms
         with reused ones.  Buffers above KEPT_WORKSPACE_BYTES are not kept
         after the fit, so a large model does not hold them.
         """

@@ -36,10 +36,8 @@ def piece_rows(n, n_in, n_out):
     mnk = n * n_in * n_out
     if mnk <= BLAS_SERIAL_MNK or mnk > SPLIT_MAX_MNK:
         return n
-    pieces = -(-mnk // BLAS_SERIAL_MNK)
-    rows = -(-n // pieces)
-    while rows * n_in * n_out > BLAS_SERIAL_MNK and rows > MIN_PIECE_ROWS:
-        rows -= 1
+    most = BLAS_SERIAL_MNK // (n_in * n_out)  # rows that stay on the calling thread
+    rows = -(-n // -(-n // most))  # the fewest pieces, as equal as they can be
     return rows if rows >= MIN_PIECE_ROWS else n
 
 
