@@ -486,8 +486,9 @@ class MLP:
             ``optimizer`` (whose ``lr`` it may change for the next epoch).
             A callback that returns True stops training after this epoch.
         clip_norm : float, optional
-            Scale each step's gradient down to this global L2 norm when it is
-            larger (``torch.nn.utils.clip_grad_norm_``).
+            Scale each step's gradient by ``clip_norm / (norm + 1e-6)`` when
+            that is below 1, ``norm`` being its global L2 norm: the rule of
+            ``torch.nn.utils.clip_grad_norm_``, epsilon included.
         deterministic : bool, default False
             By default the weights are bit-identical for any ``n_threads``, but
             wide layers use BLAS, whose rounding may depend on the BLAS library

@@ -1,5 +1,19 @@
+import os
+
 import numpy as np
 import pytest
+
+
+def pytest_configure(config):
+    """With FASTBP_REQUIRE_ORACLES=1 (set by CI) a missing PyTorch is an error, not skipped oracle tests."""
+    if os.environ.get("FASTBP_REQUIRE_ORACLES") == "1":
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise pytest.UsageError(
+                f"FASTBP_REQUIRE_ORACLES=1 but PyTorch cannot be imported ({exc}); "
+                'install the test extra: pip install -e ".[test]"'
+            ) from None
 
 
 @pytest.fixture

@@ -104,23 +104,43 @@ def loss(name, out, target, w=None):
     raise ValueError(name)
 
 
-def network_loss_grad(ws, bs, acts, out_act, loss_name, X, target, alpha=0.0, wrong_bias_rule=False):
+def network_loss_grad(
+    ws,
+    bs,
+    acts,
+    out_act,
+    loss_name,
+    X,
+    target,
+    alpha=0.0,
+    wrong_bias_rule=False,
+    keep=None,
+    rates=None,
+    w=None,
+):
     """Textbook backpropagation, one layer at a time.
 
     ``acts`` are the hidden activations, ``out_act`` the output activation for
     the regression losses ("identity" for the cross-entropy losses).  With
     ``wrong_bias_rule`` the hidden delta adds the next layer's bias, as one
     of the seed documents writes it, so the tests can show that rule is wrong.
+    Inverted dropout: ``keep[l]`` is hidden layer l's boolean (rows, width)
+    mask (or None) and ``rates[l]`` its rate; a kept value is scaled by
+    1 / (1 - rate).  ``w`` (rows,) are row weights: the loss is their
+    weighted mean and the L2 term is divided by their sum.
     Returns ``(loss, [dW], [db])``.
     """
     names = list(acts) + [out_act]
+    keep = keep or [None] * len(acts)
+    rates = rates or [0.0] * len(acts)
+    scales = [None if k is None else k / (1.0 - r) for k, r in zip(keep, rates)] + [None]
     zs, hs = [], [np.asarray(X, dtype=np.float64)]
-    for w, b, name in zip(ws, bs, names):
-        zs.append(hs[-1] @ w + b)
-        hs.append(activation(name, zs[-1]))
-    value, delta = loss(loss_name, hs[-1], target)
+    for weights, b, name, scale in zip(ws, bs, names, scales):
+        zs.append(hs[-1] @ weights + b)
+        hs.append(activation(name, zs[-1]) if scale is None else activation(name, zs[-1]) * scale)
+    value, delta = loss(loss_name, hs[-1], target, w)
     delta = delta * activation_derivative(names[-1], zs[-1])
-    n = X.shape[0]
+    n = X.shape[0] if w is None or np.sum(w) == 0 else np.sum(w)
     dws, dbs = [None] * len(ws), [None] * len(ws)
     for layer in range(len(ws) - 1, -1, -1):
         dws[layer] = hs[layer].T @ delta + alpha * ws[layer] / n
@@ -129,9 +149,118 @@ def network_loss_grad(ws, bs, acts, out_act, loss_name, X, target, alpha=0.0, wr
             back = delta @ ws[layer].T
             if wrong_bias_rule:
                 back = back + bs[layer].sum()  # the (W^T delta + b) form, summed to fit the shape
+            if scales[layer - 1] is not None:
+                back = back * scales[layer - 1]
             delta = back * activation_derivative(names[layer - 1], zs[layer - 1])
-    value += 0.5 * alpha * sum((w**2).sum() for w in ws) / n
+    value += 0.5 * alpha * sum((weights**2).sum() for weights in ws) / n
     return value, dws, dbs
+
+
+def flatten(ws, bs):
+    """fastbp's flat layout: W0 (row-major), b0, W1, b1, ..."""
+    return np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(ws, bs)])
+
+
+def unflatten(params, sizes):
+    """``(ws, bs)`` views of a flat parameter vector for layer widths ``sizes``."""
+    ws, bs, at = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        ws.append(params[at : at + n_in * n_out].reshape(n_in, n_out))
+        bs.append(params[at + n_in * n_out : at + n_in * n_out + n_out])
+        at += n_in * n_out + n_out
+    return ws, bs
+
+
+# ------------------------------------------------------------------ random numbers
+# fastbp's documented counter-based generator (fastbp/kernels/random.py), rewritten in
+# Python integers: splitmix64's finaliser of key + (counter + 1) * golden, modulo 2**64.
+_MASK64 = (1 << 64) - 1
+
+
+def mix(key, counter):
+    x = (int(key) + (int(counter) + 1) * 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def uniform(key, counter):
+    """A float in [0, 1): the top 53 bits of ``mix(key, counter)``."""
+    return (mix(key, counter) >> 11) * 2.0**-53
+
+
+def derive_key(seed, *counters):
+    key = int(seed)
+    for counter in counters:
+        key = mix(key, counter)
+    return key
+
+
+def shuffled_order(n, key):
+    """Fisher-Yates from the last position down, position i swapped with mix(key, i) % (i + 1)."""
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = mix(key, i) % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return np.array(order)
+
+
+def epoch_key(fit_seed, epoch):
+    """The key of an epoch of ``fit``: its shuffle, and (through ``batch_key``) its dropout masks."""
+    return derive_key(fit_seed, 0x5EED, epoch)
+
+
+def batch_key(key_of_epoch, batch):
+    return mix(key_of_epoch, (1 << 40) | batch)
+
+
+def dropout_draws(key, layer, rows, width):
+    """Hidden layer ``layer``'s (rows, width) uniform draws: element (r, j) is counter r * width + j.
+
+    Inverted dropout keeps the elements whose draw is >= the rate.
+    """
+    layer_key = mix(key, layer)
+    draws = [uniform(layer_key, c) for c in range(rows * width)]
+    return np.array(draws).reshape(rows, width)
+
+
+def train(sizes, params, acts, out_act, loss_name, X, y, optimizer, epochs, batch_size, *,
+          shuffle=True, seed=0, first_epoch=0, rates=None, alpha=0.0, w=None):  # fmt: skip
+    """Mini-batch training as ``MLP.fit`` documents it, on this module's backpropagation.
+
+    Epoch e visits the rows in ``shuffled_order(n, epoch_key(seed, first_epoch + e))``
+    (or in order without ``shuffle``) in batches of ``batch_size`` (the last
+    may be shorter); batch b's dropout keeps element (r, j) of hidden layer l
+    when ``uniform(mix(batch_key(epoch key, b), l), r * width + j) >= rate``.
+    ``optimizer`` is one of this module's optimizer classes.  Returns the
+    final flat parameters and each epoch's mean batch loss (weighted by the
+    batch's row count, or weight sum).
+    """
+    params = np.array(params, dtype=np.float64)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    n = X.shape[0]
+    rates = list(rates or [0.0] * len(acts))
+    losses = []
+    for epoch in range(epochs):
+        key = epoch_key(seed, first_epoch + epoch)
+        order = shuffled_order(n, key) if shuffle else np.arange(n)
+        total = 0.0
+        for batch, start in enumerate(range(0, n, batch_size)):
+            rows = order[start : start + batch_size]
+            drop_key = batch_key(key, batch)
+            keep = [
+                dropout_draws(drop_key, layer, len(rows), sizes[layer + 1]) >= rate if rate > 0 else None
+                for layer, rate in enumerate(rates)
+            ]
+            ws, bs = unflatten(params, sizes)
+            bw = None if w is None else w[rows]
+            value, dws, dbs = network_loss_grad(
+                ws, bs, acts, out_act, loss_name, X[rows], y[rows], alpha=alpha, keep=keep, rates=rates, w=bw
+            )
+            params = optimizer.step(params, flatten(dws, dbs))
+            total += value * (len(rows) if bw is None else bw.sum())
+        losses.append(total / (n if w is None else np.sum(w)))
+    return params, losses
 
 
 class SGD:

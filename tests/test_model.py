@@ -59,11 +59,49 @@ def test_predict_matches_reference_forward(loss, n_out, dtype, rng):
 
 
 def test_predict_one_row_one_feature_and_many_chunks(rng):
+    """10,000 rows go through in several chunks; each row, and one row alone, equals NumPy's forward."""
     net = fastbp.MLP([1, 3, 1], activation="tanh", dtype="float64", seed=0)
+    net.intercepts_[0][:] = [0.3, -0.2, 0.1]
     X = rng.normal(size=(10_000, 1))
+    expected = (
+        ref.activation("tanh", X @ net.coefs_[0] + net.intercepts_[0]) @ net.coefs_[1] + net.intercepts_[1]
+    )
     full = net.predict(X)
-    np.testing.assert_allclose(net.predict(X[5:6]), full[5:6], rtol=1e-12)
     assert full.shape == (10_000, 1)
+    np.testing.assert_allclose(full, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(net.predict(X[5:6]), expected[5:6], rtol=1e-12, atol=1e-15)
+
+
+# logits rows: one huge, two huge and equal, all equal, all hugely negative, mixed
+EXTREME_LOGITS = np.array([[1, 0, -1], [1, 1, -1], [0, 0, 0], [-1, -1, -1], [-1, 0, -1]], dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype,big", [("float64", 1000.0), ("float32", 100.0)])
+def test_predict_output_functions_at_huge_logits(dtype, big):
+    """Softmax and sigmoid of logits of +-1000 (float64) and +-100 (float32) are finite and exact.
+
+    Without the max shift exp(1000) overflows and the softmax row becomes NaN.
+    """
+    logits = big * EXTREME_LOGITS
+    X = np.eye(5)  # row i of X selects row i of W: the output layer's logits are exactly `logits`
+    softmax = fastbp.MLP([5, 3], loss="cross_entropy", dtype=dtype)
+    softmax.coefs_[0][:] = logits
+    softmax.intercepts_[0][:] = 0.0
+    out = softmax.predict(X)
+    expected = np.exp(ref.log_softmax(logits))
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
+    sigmoid = fastbp.MLP([5, 3], loss="binary_cross_entropy", dtype=dtype)
+    sigmoid.coefs_[0][:] = logits
+    sigmoid.intercepts_[0][:] = 0.0
+    out = sigmoid.predict(X)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, ref.sigmoid(logits), rtol=1e-6, atol=1e-30)
+    # the loss at these logits is finite too, and equals the reference's
+    labels = np.array([0, 1, 2, 0, 1])
+    value = softmax.evaluate(X, labels)
+    assert value == pytest.approx(ref.loss("cross_entropy", logits, labels)[0], rel=1e-6)
 
 
 def test_fit_without_shuffle_is_the_plain_minibatch_loop(rng):
@@ -139,9 +177,20 @@ def test_fit_learns_a_classification_problem(dtype):
 
     X, y = make_spirals(n_per_class=300, seed=1)
     net = fastbp.MLP([2, 32, 32, 3], loss="cross_entropy", dtype=dtype, seed=0)
+    start = net.params.astype(np.float64)
+    # the first two epochs step for step with the NumPy reference trainer (a wrong gradient
+    # scale or a wrong Adam step would show here even though Adam would still learn)
+    two = net.copy()
+    hist = two.fit(X, y, epochs=2, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    expected, losses = ref.train([2, 32, 32, 3], start, ["relu", "relu"], "identity", "cross_entropy", X, y,
+                                 ref.Adam(lr=1e-2), 2, 32, seed=0)  # fmt: skip
+    tol = {"rtol": 1e-9, "atol": 1e-12} if dtype == "float64" else {"rtol": 0, "atol": 1e-4}
+    np.testing.assert_allclose(two.params, expected, **tol)
+    np.testing.assert_allclose(hist.loss, losses, **tol)
     hist = net.fit(X, y, epochs=60, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
-    assert hist.loss[-1] < 0.5 * hist.loss[0]
-    assert (net.predict(X).argmax(axis=1) == y).mean() > 0.9
+    # measured: the loss falls from 0.75 to 0.083 and 97.4% of the rows are right, in both dtypes
+    assert hist.loss[-1] < 0.15 * hist.loss[0]
+    assert (net.predict(X).argmax(axis=1) == y).mean() > 0.95
 
 
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
@@ -149,8 +198,15 @@ def test_fit_learns_a_regression_with_1d_targets(loss, rng):
     X = rng.uniform(-2, 2, size=(512, 1))
     y = np.sin(X[:, 0])
     net = fastbp.MLP([1, 32, 1], activation="tanh", loss=loss, dtype="float64", seed=0)
-    net.fit(X, y, epochs=150, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
-    assert np.abs(net.predict(X)[:, 0] - y).mean() < 0.05
+    start = net.params.copy()
+    hist = net.fit(X, y, epochs=3, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    expected, losses = ref.train([1, 32, 1], start, ["tanh"], "identity", loss, X, y[:, None],
+                                 ref.Adam(lr=1e-2), 3, 32, seed=0)  # fmt: skip
+    np.testing.assert_allclose(net.params, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hist.loss, losses, rtol=1e-10)
+    net.fit(X, y, epochs=147, batch_size=32, optimizer=fastbp.Adam(lr=1e-2))
+    # measured: a mean absolute error of 0.013-0.015 for the three losses
+    assert np.abs(net.predict(X)[:, 0] - y).mean() < 0.03
 
 
 def test_binary_cross_entropy_multilabel(rng):

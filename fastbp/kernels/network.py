@@ -31,6 +31,7 @@ from .random import mix, uniform
 OK = 0
 NONFINITE_LOSS = 1
 NONFINITE_GRAD = 2
+CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by the norm plus this
 
 
 @jit
@@ -377,8 +378,9 @@ def shuffled_order(order, key):
 def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss, clip_norm):
     """Apply one optimizer step if the loss and gradient are finite; return the status.
 
-    With ``clip_norm > 0`` a gradient whose global L2 norm exceeds it is first
-    scaled down to that norm (``torch.nn.utils.clip_grad_norm_``).
+    With ``clip_norm > 0`` the gradient is first scaled by
+    ``clip_norm / (norm + 1e-6)`` when that is below 1, ``norm`` being its
+    global L2 norm: ``torch.nn.utils.clip_grad_norm_``, epsilon included.
     """
     if not math.isfinite(loss):
         return NONFINITE_LOSS
@@ -389,8 +391,8 @@ def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss, clip_nor
         for p in range(grad.size):
             squares += grad[p] * grad[p]
         norm = math.sqrt(squares)
-        if norm > clip_norm:
-            scale = clip_norm / norm
+        scale = clip_norm / (norm + CLIP_EPS)
+        if scale < 1.0:
             for p in range(grad.size):
                 grad[p] *= scale
     optimizer_update(opt_kind, opt_hyper, lr, step, params, grad, opt_state)
