@@ -450,10 +450,15 @@ class MLP:
             one with its defaults.
         shuffle : bool, default True
             Shuffle the rows each epoch; with False batches are consecutive slices.
+            The order of an epoch is a permutation drawn from that epoch's key
+            (see ``seed``), so every epoch has its own; ``fastbp.kernels.random``
+            documents the draw.
         seed : int, optional
-            Seed for shuffling and dropout.  By default derived from the
-            network's seed and the number of epochs it has trained, so the same
-            sequence of calls repeats exactly.
+            Seed for shuffling and dropout.  Epoch ``e`` of this call has the
+            key ``derive_key(seed, 0x5EED, e)``; without ``seed`` it is
+            ``derive_key(net.seed, 0x5EED, net.epochs_trained + e)``, so the
+            same sequence of calls repeats exactly and a later fit continues
+            with new orders.
         validation_data : (X_val, y_val), optional
             Evaluated after every epoch into ``History.val_loss``.
         verbose : int, default 0

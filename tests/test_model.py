@@ -225,9 +225,14 @@ def test_dropout_is_seeded_in_fit_and_off_in_predict(rng):
     plain = fastbp.MLP([4, 32, 1], dtype="float64", seed=0)
     np.testing.assert_array_equal(net.predict(X), plain.predict(X))
     a, b = net.copy(), plain.copy()
-    a.fit(X, y, epochs=1, batch_size=64, optimizer="sgd", shuffle=False)
-    b.fit(X, y, epochs=1, batch_size=64, optimizer="sgd", shuffle=False)
-    assert not np.allclose(a.params, b.params)  # the mask took part in training
+    a.fit(X, y, epochs=1, batch_size=64, optimizer=fastbp.SGD(lr=0.1), shuffle=False)
+    b.fit(X, y, epochs=1, batch_size=64, optimizer=fastbp.SGD(lr=0.1), shuffle=False)
+    # the step is the reference's with fit's documented mask (64 rows: the parallel chunked path)
+    for trained, rates in ((a, [0.5]), (b, [0.0])):
+        expected, _ = ref.train([4, 32, 1], net.params, ["relu"], "identity", "mse", X, y, ref.SGD(lr=0.1),
+                                1, 64, shuffle=False, seed=0, rates=rates)  # fmt: skip
+        np.testing.assert_allclose(trained.params, expected, rtol=1e-10, atol=1e-13)
+    assert np.max(np.abs(a.params - b.params)) > 1e-3  # the mask took part in training
 
 
 def test_validation_loss_and_evaluate(rng):

@@ -3,6 +3,16 @@
 A value depends only on ``(key, counter)``, never on a hidden generator state,
 so shuffles and dropout masks are reproducible, can be regenerated in the
 backward pass instead of stored, and do not depend on the thread count.
+
+What ``MLP.fit`` draws (``tests/reference.py`` rewrites it independently):
+
+- an epoch's key ``k = derive_key(seed, 0x5EED, epoch)`` (see ``fit``'s ``seed``);
+- its row order: ``shuffled_order`` with key ``k``, Fisher-Yates from the
+  last position down, position ``i`` swapped with ``mix(k, i) % (i + 1)``;
+- batch ``b``'s dropout key ``kb = mix(k, 2**40 + b)``, and in hidden layer
+  ``l`` (width ``w``) the element of batch row ``r`` and column ``j`` is kept
+  when ``uniform(mix(kb, l), r * w + j) >= rate``, kept values scaled by
+  ``1 / (1 - rate)``.  ``loss_grad(dropout_seed=s)`` uses ``kb = s``.
 """
 
 import numpy as np
