@@ -63,7 +63,9 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     ``optimizer`` may be None (rebuilt from the file) or an optimizer of the
     same class, whose state is replaced.  The network's configuration, the
     batch size and the shuffling must match the checkpointed fit, since
-    otherwise the continuation would not be the same run.
+    otherwise the continuation would not be the same run.  Everything is
+    checked before anything is changed: a refused checkpoint leaves the
+    network, the optimizer and the schedule as they were.
     """
     from .model import History
 
@@ -71,31 +73,61 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     state = stored.header["extra"].get("checkpoint")
     if state is None:
         raise io.ModelFileError(f"{path}: a model file, not a checkpoint of fit")
-    if stored.header["config"] != net._config():
+    try:
+        config_matches = stored.header["config"] == net._config()
+        batch_shuffle = (state["batch_size"], state["shuffle"])
+        spec = state["optimizer"]
+        cls = _OPTIMIZER_CLASSES.get(spec["class"])
+        schedule_class = state["schedule"]["class"]
+    except (KeyError, TypeError) as exc:
+        raise io.ModelFileError(f"{path}: malformed checkpoint ({exc!r})") from None
+    if not config_matches:
         raise ValueError(f"{path}: the checkpoint is of a different network: {stored.header['config']}")
-    if (state["batch_size"], state["shuffle"]) != (batch_size, shuffle):
+    if batch_shuffle != (batch_size, shuffle):
         raise ValueError(
-            f"{path}: the checkpointed fit used batch_size={state['batch_size']}, "
-            f"shuffle={state['shuffle']}; resume with the same"
+            f"{path}: the checkpointed fit used batch_size={batch_shuffle[0]}, "
+            f"shuffle={batch_shuffle[1]}; resume with the same"
         )
-    spec = state["optimizer"]
-    cls = _OPTIMIZER_CLASSES.get(spec["class"])
     if cls is None:
         raise io.ModelFileError(f"{path}: unknown optimizer {spec['class']!r}")
     if isinstance(optimizer, str) and OPTIMIZERS.get(optimizer.lower()) is cls:
         optimizer = None  # the same name as the checkpointed fit: its optimizer, hyperparameters and all
-    if optimizer is None:
-        optimizer = cls(**spec["params"])
-    elif not isinstance(optimizer, Optimizer) or type(optimizer) is not cls:
+    if optimizer is not None and (not isinstance(optimizer, Optimizer) or type(optimizer) is not cls):
         given = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
         raise ValueError(f"{path}: the checkpointed fit used {spec['class']}, not {given}")
+    if type(schedule).__name__ != schedule_class:
+        raise ValueError(f"{path}: the checkpointed fit used the {schedule_class} schedule")
+    expected = {
+        "params": (net.n_params,),
+        "optimizer_state": (cls.n_state, net.n_params),
+        "best_params": (net.n_params,),
+    }
+    for name, shape in expected.items():
+        array = stored.arrays.get(name)
+        if array is None and name != "best_params":
+            raise io.ModelFileError(f"{path}: the checkpoint has no {name} array")
+        if array is not None and array.shape != shape:
+            raise io.ModelFileError(f"{path}: {name} has shape {array.shape}, the fit needs {shape}")
+    history_fields = {f.name for f in dataclasses.fields(History)}
+    try:
+        missing = sorted({f.name for f in dataclasses.fields(Progress)} - {"best_params"} - state.keys())
+        if missing:
+            raise KeyError(missing[0])
+        if not isinstance(state["history"], dict) or not state["history"].keys() <= history_fields:
+            raise TypeError(f"history must be an object with the fields {sorted(history_fields)}")
+        schedule_state = state["schedule"]["state"]
+        if not isinstance(schedule_state, dict) or type(spec["step_count"]) is not int:
+            raise TypeError("the schedule state must be an object and step_count an integer")
+        if optimizer is None:
+            optimizer = cls(**spec["params"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise io.ModelFileError(f"{path}: malformed checkpoint ({exc!r})") from None
+    # every check passed: now change the caller's objects
     optimizer.state = np.array(stored.arrays["optimizer_state"], dtype=net.dtype)
     optimizer.step_count = spec["step_count"]
-    if type(schedule).__name__ != state["schedule"]["class"]:
-        raise ValueError(f"{path}: the checkpointed fit used the {state['schedule']['class']} schedule")
-    schedule.load_state(state["schedule"]["state"])
+    schedule.load_state(schedule_state)
     net.params[:] = stored.arrays["params"]
-    net.epochs_trained = stored.header["epochs_trained"]
+    net.epochs_trained = stored.header.get("epochs_trained", 0)  # checked by io.read
     best = stored.arrays.get("best_params")
     fields = {f.name for f in dataclasses.fields(Progress)} - {"best_params"}
     progress = Progress(**{k: state[k] for k in fields}, best_params=None if best is None else best.copy())

@@ -10,6 +10,7 @@ on stderr and exit status 2.
 
 import argparse
 import csv
+import math
 import pathlib
 import platform
 import sys
@@ -39,7 +40,10 @@ def _hidden_sizes(text):
 
 
 def _fraction(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan  # refused below with the same message
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
     return value

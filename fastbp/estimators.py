@@ -33,6 +33,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .model import MLP
 from .optimizers import SGD, Adam
+from .threads import check_threads
 
 SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}  # scikit-learn's names that fastbp spells differently
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -153,27 +154,40 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if not isinstance(self.learning_rate_init, numbers.Real) or not self.learning_rate_init > 0:
             raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init!r}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
         if self.batch_size != "auto" and (
             isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral)
             or self.batch_size < 1
         ):  # fmt: skip
             raise ValueError(f"batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
+        # what the network, the optimizer and the thread pool would refuse, refused here, before
+        # fit changes any fitted attribute: a one-unit stand-in network checks the activations,
+        # dropout rates and dtype
+        if self.n_threads is not None:
+            check_threads(self.n_threads)
+        MLP([1] * (len(hidden) + 2), activation=self._fastbp_activations(), dtype=self.dtype,
+            dropout=self.dropout)  # fmt: skip
+        if self.solver != "lbfgs":
+            try:
+                self._new_optimizer(loss_scale=1)
+            except TypeError as exc:  # a hyperparameter that is not a number
+                raise ValueError(str(exc)) from None
         return hidden
 
     # ------------------------------------------------------------- fitting
+    def _fastbp_activations(self):
+        activation = self.activation
+        if isinstance(activation, (list, tuple)):
+            return [_fastbp_activation(a) for a in activation]
+        return _fastbp_activation(activation)
+
     def _new_network(self, n_features, n_outputs, hidden, rng):
         loss, output = self._output()
-        activation = self.activation
-        activation = (
-            [_fastbp_activation(a) for a in activation]
-            if isinstance(activation, (list, tuple))
-            else _fastbp_activation(activation)
-        )
         net = MLP(
             [n_features, *hidden, n_outputs],
-            activation=activation,
+            activation=self._fastbp_activations(),
             loss=loss,
             output=output,
             dtype=self.dtype,
@@ -197,11 +211,12 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's loss over fastbp's: for multi-label it sums over labels, fastbp averages."""
         return self.net_.sizes[-1] if getattr(self, "_multilabel", False) else 1
 
-    def _new_optimizer(self):
+    def _new_optimizer(self, loss_scale=None):
         # scaling the learning rate by _loss_scale makes SGD's steps those of scikit-learn's loss
         # (Adam's steps do not depend on the loss's scale)
         if self.solver == "sgd":
-            return SGD(lr=self.learning_rate_init * self._loss_scale, momentum=self.momentum,
+            scale = self._loss_scale if loss_scale is None else loss_scale
+            return SGD(lr=self.learning_rate_init * scale, momentum=self.momentum,
                        nesterov=self.nesterovs_momentum and self.momentum > 0)  # fmt: skip
         return Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
 

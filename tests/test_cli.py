@@ -90,18 +90,74 @@ def test_regression_is_inferred_and_predicts_in_target_units(tables, tmp_path):
     assert 1 - np.sum((values - price) ** 2) / np.sum((price - price.mean()) ** 2) > 0.9
 
 
+def _same_model(a, b):
+    """Two model files hold the same network, arrays (weights, feature scaling) and command-line fields."""
+    first, second = fastbp.io.read(a), fastbp.io.read(b)
+    assert first.header["config"] == second.header["config"]
+    assert first.header["extra"] == second.header["extra"]
+    assert first.arrays.keys() == second.arrays.keys() == {"params", "feature_mean", "feature_scale"}
+    for name in first.arrays:
+        np.testing.assert_array_equal(first.arrays[name], second.arrays[name], err_msg=name)
+
+
 def test_npz_and_parquet_data(tables, tmp_path):
+    """Each format trains the model its CSV twin (every float written in full) trains, and it learns."""
     folder, X, kind, price = tables
+    train = ["--epochs", "30", "--hidden", "32", "--lr", "0.01", "--seed", "3", "--quiet"]
     np.savez(tmp_path / "house.npz", X=X[:, :2], y=price)
-    result = run("train", tmp_path / "house.npz", "--target", "y", "--epochs", "5", "--quiet", "--out",
-                 tmp_path / "npz.fbp")  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    write_csv(tmp_path / "house_full.csv", ["x0", "x1", "y"], [[repr(float(v)) for v in (*r[:2], p)]
+                                                             for r, p in zip(X, price)])  # fmt: skip
+    for data in ("house.npz", "house_full.csv"):
+        result = run("train", tmp_path / data, "--target", "y", *train, "--out", tmp_path / f"{data}.fbp")
+        assert result.returncode == 0, result.stderr
+        assert "regression of 'y'" in result.stdout
+    _same_model(tmp_path / "house.npz.fbp", tmp_path / "house_full.csv.fbp")
+    predicted = run("predict", tmp_path / "house.npz.fbp", tmp_path / "house.npz")
+    assert predicted.returncode == 0, predicted.stderr
+    header, rows = read_csv(predicted.stdout)
+    values = np.array(rows, dtype=float)[:, 0]
+    assert header == ["y"]
+    r2 = 1 - np.sum((values - price) ** 2) / np.sum((price - price.mean()) ** 2)
+    assert r2 > 0.9  # in price units: the target's scaling came back from the model file
+
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "kind": kind}).to_parquet(tmp_path / "kinds.parquet")
-    result = run("train", tmp_path / "kinds.parquet", "--target", "kind", "--epochs", "5", "--quiet", "--out",
-                 tmp_path / "pq.fbp")  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "kind": kind})
+    frame.to_parquet(tmp_path / "kinds.parquet")
+    write_csv(tmp_path / "kinds_full.csv", ["a", "b", "c", "kind"], [[*map(repr, map(float, r)), k]
+                                                                     for r, k in zip(X, kind)])  # fmt: skip
+    for data in ("kinds.parquet", "kinds_full.csv"):
+        result = run("train", tmp_path / data, "--target", "kind", *train, "--out", tmp_path / f"{data}.fbp")
+        assert result.returncode == 0, result.stderr
+        assert "classification of 'kind'" in result.stdout
+    _same_model(tmp_path / "kinds.parquet.fbp", tmp_path / "kinds_full.csv.fbp")
+    # the model's columns are picked by name: reordered, with another column, the answers are the same
+    frame[["c", "kind", "b", "a"]].assign(extra=1.0).to_parquet(tmp_path / "shuffled.parquet")
+    labels = run("predict", tmp_path / "kinds.parquet.fbp", tmp_path / "kinds.parquet")
+    shuffled = run("predict", tmp_path / "kinds.parquet.fbp", tmp_path / "shuffled.parquet")
+    assert labels.returncode == shuffled.returncode == 0, labels.stderr + shuffled.stderr
+    assert labels.stdout == shuffled.stdout
+    header, rows = read_csv(labels.stdout)
+    assert header == ["kind"] and np.mean(np.array([r[0] for r in rows]) == kind) > 0.9
+
+
+# what argparse's types refuse, and a target with a single class
+ARGUMENT_ERRORS = [
+    (["train", "{kinds}", "--target", "kind", "--hidden", "a,b"],
+     "argument --hidden: expected comma-separated layer widths like 128,64, got 'a,b'"),
+    (["train", "{kinds}", "--target", "kind", "--epochs", "0"],
+     "argument --epochs: expected a positive integer, got '0'"),
+    (["train", "{kinds}", "--target", "kind", "--epochs", "2.5"],
+     "argument --epochs: expected a positive integer, got '2.5'"),
+    (["train", "{kinds}", "--target", "kind", "--val-split", "1.5"],
+     "argument --val-split: expected a fraction in [0, 1), got '1.5'"),
+    (["train", "{kinds}", "--target", "kind", "--val-split", "half"],
+     "argument --val-split: expected a fraction in [0, 1), got 'half'"),
+    (["train", "{kinds}", "--target", "kind", "--threads", "0"],
+     "argument --threads: expected a positive integer, got '0'"),
+    (["train", "{single}", "--target", "kind"], "column 'kind' holds a single class; there is nothing"),
+    (["train", "{one_number}", "--target", "n"], "column 'n' holds a single class; there is nothing"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -123,6 +179,7 @@ def test_npz_and_parquet_data(tables, tmp_path):
         (["train", "{gap}", "--target", "price"], "column 'price', row 2: '' is not a number"),
         (["train", "{kinds}", "--target", "kind", "--lr", "1e9", "--epochs", "30"], "training diverged"),
         (["bench", "--only", "nosuch"], "unknown case 'nosuch'"),
+        *ARGUMENT_ERRORS,
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(args, message, tables, tmp_path):
@@ -131,13 +188,42 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message, tables, tmp_path
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header_only.csv").write_text("a,b\n")
     (tmp_path / "gap.csv").write_text("rooms,price\n1,10.5\n2,\n3,30.25\n4,41.5\n")
+    (tmp_path / "single.csv").write_text("a,kind\n1,cat\n2,cat\n3,cat\n4,cat\n")
+    (tmp_path / "one_number.csv").write_text("a,n\n1,3\n2,3\n3,3\n4,3\n")
     paths = {"kinds": folder / "kinds.csv", "bad": tmp_path / "bad.csv", "empty": tmp_path / "empty.csv",
-             "header_only": tmp_path / "header_only.csv", "gap": tmp_path / "gap.csv"}  # fmt: skip
+             "header_only": tmp_path / "header_only.csv", "gap": tmp_path / "gap.csv",
+             "single": tmp_path / "single.csv", "one_number": tmp_path / "one_number.csv"}  # fmt: skip
     result = run(*[a.format(**paths) for a in args], cwd=tmp_path)
-    assert result.returncode == 2
+    _assert_refused(result, message)
+    assert not list(tmp_path.glob("*.fbp"))  # refused before a model file is written
+
+
+def _assert_refused(result, message):
+    """Bad input: exit status 2, one line on stderr that holds ``message``, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
+
+
+def test_predict_refuses_what_the_model_cannot_answer(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 2))
+    np.savez(tmp_path / "two.npz", X=X, y=X[:, 0] - X[:, 1])
+    np.savez(tmp_path / "three.npz", X=rng.normal(size=(5, 3)))
+    model = tmp_path / "r.fbp"
+    trained = run("train", tmp_path / "two.npz", "--target", "y", "--epochs", "2", "-q", "--out", model)
+    assert trained.returncode == 0, trained.stderr
+    _assert_refused(run("predict", tmp_path / "r.fbp", tmp_path / "two.npz", "--proba"),
+                    "--proba is for classification models; this one is a regression")  # fmt: skip
+    # a network saved by MLP.save has no column names: its input width is all there is to check
+    fastbp.MLP([2, 4, 1], seed=0).save(tmp_path / "plain.fbp")
+    _assert_refused(run("predict", tmp_path / "plain.fbp", tmp_path / "three.npz"),
+                    "three.npz has 3 feature columns, the model expects 2")  # fmt: skip
+    # and a model from fastbp train needs its named columns
+    np.savez(tmp_path / "renamed.npz", u=X[:, 0], v=X[:, 1])
+    _assert_refused(run("predict", tmp_path / "r.fbp", tmp_path / "renamed.npz"),
+                    "the data has no column 'x0', which the model needs")  # fmt: skip
 
 
 def test_predict_needs_the_models_columns(tables, tmp_path):

@@ -1,7 +1,9 @@
 """The examples run, and the seed examples give the numbers their documents derive."""
 
+import ast
 import importlib.util
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -29,15 +31,117 @@ NEEDS = {
 OWN_TEST = {"dask_cluster.py"}
 
 
+def _numbers(pattern, text):
+    """The numbers that ``pattern``'s groups capture in ``text`` (exactly one match), as floats."""
+    (match,) = re.findall(pattern, text, flags=re.MULTILINE)
+    return [float(g.replace(",", "")) for g in ((match,) if isinstance(match, str) else match)]
+
+
+def _digits(out):
+    train, test, epochs = _numbers(r"(\d+) training images, (\d+) test images, (\d+) epochs", out)
+    assert (train + test, epochs) == (1797, 40)  # every bundled digit, split in two
+    first, last, accuracy = _numbers(r"training loss ([\d.]+) -> ([\d.]+); test accuracy ([\d.]+)", out)
+    assert last < first / 10
+    assert accuracy > 0.95
+
+
+def _gradcheck_report(out):
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["activation", "mse", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
+    table = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[1:10]}
+    assert " ".join(table) == "identity relu leaky_relu elu gelu sigmoid tanh softplus silu"
+    errors = [e for row in table.values() for e in row] + _numbers(r"dropout, alpha: ([\d.e+-]+)", out)
+    assert len(errors) == 46 and max(errors) < 1e-6  # float64 backprop against central differences
+    (largest,) = _numbers(r"largest relative error: ([\d.e+-]+)", out)
+    assert largest == max(errors)
+
+
+def _regression(out):
+    mlp, linear = _numbers(r"test RMSE: MLP ([\d.]+), linear least squares ([\d.]+)", out)
+    assert mlp < 0.1  # against the noiseless target; the training noise is 0.05
+    assert mlp < linear / 5
+
+
+def _seed_pytorch_network(out):
+    (n_params,) = _numbers(r"network \(10, 5, 1\), (\d+) parameters", out)
+    assert n_params == 10 * 5 + 5 + 5 * 1 + 1
+    before, after = _numbers(r"loss before the step ([\d.]+), after ([\d.]+)", out)
+    assert after < before
+    pattern = r"largest weight change ([\d.e+-]+) \(lr \* \|grad\| max = ([\d.e+-]+)\)"
+    change, expected = _numbers(pattern, out)
+    assert change == expected > 0  # one plain SGD step moves each weight by lr * its gradient
+
+
+def _single_neuron(out):
+    # the seed document's neuron, computed here: z = w . x + b, a = sigmoid(z), L = (a - y)^2
+    w, x, b, y = np.array([0.1, -0.2, 0.4, 0.05]), np.array([0.5, -1.2, 0.3, 2.0]), 0.1, 1.0
+    a = 1 / (1 + np.exp(-(w @ x + b)))
+    dw, db = 2 * (a - y) * a * (1 - a) * x, 2 * (a - y) * a * (1 - a)
+    output, loss = _numbers(r"^output ([\d.]+), loss ([\d.]+)$", out)
+    assert output == pytest.approx(a, abs=1e-6) and loss == pytest.approx((a - y) ** 2, abs=1e-6)
+    for source in ("by the chain rule", "from fastbp"):
+        (printed,) = re.findall(rf"dL/dw {source}: *\[([^\]]+)\]  dL/db: ([-\d.]+)", out)
+        np.testing.assert_allclose([float(v) for v in printed[0].split()], dw, atol=1e-6)
+        assert float(printed[1]) == pytest.approx(db, abs=1e-6)
+    pattern = r"after 50 gradient-descent steps: output ([\d.]+), loss ([\d.]+) -> ([\d.]+)"
+    trained, first, last = _numbers(pattern, out)
+    assert first == loss and last < loss / 50 and last == pytest.approx((trained - y) ** 2, abs=1e-6)
+
+
+def _sklearn_pipeline(out):
+    (best,) = re.findall(r"best parameters: (\{.*\})", out)
+    grid = {"mlpclassifier__hidden_layer_sizes": [(16,), (64, 32)], "mlpclassifier__alpha": [1e-4, 1e-2],
+            "mlpclassifier__dropout": [0.0, 0.2]}  # fmt: skip
+    best = ast.literal_eval(best)
+    assert best.keys() == grid.keys() and all(best[k] in grid[k] for k in grid)
+    cv, test = _numbers(r"cross-validated accuracy ([\d.]+); test accuracy ([\d.]+)", out)
+    assert cv > 0.95 and test > 0.9
+
+
+def _streaming_partial_fit(out):
+    assert _numbers(r"(\d+) rows in chunks of (\d+), (\d+) passes", out) == [20000, 2000, 5]
+    (streamed,) = _numbers(r"partial_fit over memory-mapped chunks +([\d.]+)", out)
+    (iterated,) = _numbers(r"partial_fit over an iterator +([\d.]+)", out)
+    (whole,) = _numbers(r"one fit over all rows +([\d.]+)", out)
+    assert whole > 0.9 and streamed >= whole - 0.01 and iterated >= whole - 0.02
+
+
+def _throughput(out):
+    rows = re.findall(r"([\d-]+)  batch +(\d+) +([\d,]+) samples/s +([\d.]+) GFLOP/s", out)
+    assert [(shape, int(batch)) for shape, batch, _, _ in rows] == [
+        ("10-5-1", 32), ("64-64-64-10", 64), ("4-32-16-4", 1000)
+    ]  # fmt: skip
+    for shape, _, rate, gflops in rows:
+        sizes = [int(n) for n in shape.split("-")]
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        rate = float(rate.replace(",", ""))
+        assert rate > 0
+        assert float(gflops) == pytest.approx(6 * n_params * rate / 1e9, abs=0.051)  # printed to 0.1
+
+
+# what each example prints, checked: every example run as a script has an entry
+OUTPUT_CHECKS = {
+    "digits.py": _digits,
+    "gradcheck_report.py": _gradcheck_report,
+    "regression.py": _regression,
+    "seed_pytorch_network.py": _seed_pytorch_network,
+    "single_neuron.py": _single_neuron,
+    "sklearn_pipeline.py": _sklearn_pipeline,
+    "streaming_partial_fit.py": _streaming_partial_fit,
+    "throughput.py": _throughput,
+}
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py") if p.name not in OWN_TEST))
 def test_example_runs_as_a_script(script):
+    assert script in OUTPUT_CHECKS, f"examples/{script} has no check of its output in OUTPUT_CHECKS"
     for module in NEEDS.get(script, []):
         pytest.importorskip(module)
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()
+    OUTPUT_CHECKS[script](result.stdout)
 
 
 def test_seed_pytorch_network_takes_one_textbook_sgd_step():

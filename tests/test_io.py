@@ -118,6 +118,100 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
             fastbp.load(path)
 
 
+def _raw_header(path, header_bytes, length=None):
+    """A file of the magic, a header length (by default the true one) and these header bytes."""
+    length = len(header_bytes) if length is None else length
+    path.write_bytes(io.MAGIC + length.to_bytes(8, "little") + header_bytes)
+
+
+HEADER_DAMAGE = {
+    "shorter than magic and length": (lambda p: p.write_bytes(io.MAGIC + b"\x01\x02"), "truncated header"),
+    "only the magic": (lambda p: p.write_bytes(io.MAGIC), "truncated header"),
+    "length beyond the file": (
+        lambda p: p.write_bytes(io.MAGIC + (10**6).to_bytes(8, "little") + p.read_bytes()[16:]),
+        "truncated or oversized header",
+    ),
+    "oversized length": (  # a file long enough to hold it: only the size limit objects
+        lambda p: _raw_header(p, b"{}" + b" " * (1 << 24)),
+        "truncated or oversized header",
+    ),
+    "JSON array": (lambda p: _raw_header(p, b"[1, 2, 3]"), "the header must be a JSON object"),
+    "JSON string": (lambda p: _raw_header(p, b'"fastbp"'), "the header must be a JSON object"),
+    "not UTF-8": (lambda p: _raw_header(p, b"\xff\xfe{}"), "malformed header"),
+    "no format version": (lambda p: _rewrite(p, lambda h: h.pop("format_version")), "malformed header"),
+    "no checksum": (lambda p: _rewrite(p, lambda h: h.pop("sha256"), reseal=False), "malformed header"),
+    "extra not an object": (lambda p: _rewrite(p, lambda h: h.update(extra=[1])), "malformed header"),
+    "negative epochs_trained": (lambda p: _rewrite(p, lambda h: h.update(epochs_trained=-1)), "malformed"),
+    "hidden width 0": (
+        lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 0, 3])),
+        r"header describes an invalid network \(sizes must be",
+    ),
+    "unknown activation": (
+        lambda p: _rewrite(p, lambda h: h["config"].update(activation=["swish"])),
+        "header describes an invalid network .*unknown activation",
+    ),
+    "unknown config field": (
+        lambda p: _rewrite(p, lambda h: h["config"].update(momentum=0.9)),
+        "header describes an invalid network .*momentum",
+    ),
+    "arrays not a list": (
+        lambda p: _rewrite(p, lambda h: h.update(arrays={"params": 1})),
+        "arrays must be a list",
+    ),
+    "entry of two fields": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].pop()),
+        r"each array entry must be \[name, dtype, shape\]",
+    ),
+    "entry not a list": (
+        lambda p: _rewrite(p, lambda h: h["arrays"].__setitem__(0, "params")),
+        r"each array entry must be \[name, dtype, shape\]",
+    ),
+    "entry with a numeric name": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(0, 7)),
+        r"each array entry must be \[name, dtype, shape\]",
+    ),
+    "negative shape": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(2, [-5])),
+        "array 'params' has a malformed shape",
+    ),
+    "fractional shape": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(2, [2.5])),
+        "array 'params' has a malformed shape",
+    ),
+    "boolean shape": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(2, [True])),
+        "array 'params' has a malformed shape",
+    ),
+    "shape not a list": (
+        lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(2, 59)),
+        "array 'params' has a malformed shape",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage,message", HEADER_DAMAGE.values(), ids=HEADER_DAMAGE.keys())
+def test_malformed_headers_are_refused_with_a_message(damage, message, tmp_path, trained):
+    """Each header check of ``io.read`` and ``network_from``: a ModelFileError naming the file, the fault."""
+    net, _ = trained
+    path = tmp_path / "net.fbp"
+    net.save(path)
+    damage(path)
+    with pytest.raises(io.ModelFileError, match=message) as caught:
+        fastbp.load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_resealing_an_undamaged_file_keeps_it_loadable(tmp_path, trained):
+    """The helper the tests above use changes nothing by itself: only the edits make those files bad."""
+    net, X = trained
+    path = tmp_path / "net.fbp"
+    net.save(path)
+    _rewrite(path)
+    loaded = fastbp.load(path)
+    np.testing.assert_array_equal(loaded.params, net.params)
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+
+
 def test_saved_file_follows_the_umask(tmp_path, trained):
     import os
     import stat

@@ -139,10 +139,11 @@ def test_regression_output_activation_and_l2_equal_torch(output, rng):
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-14)
 
 
-def test_soft_and_one_hot_targets_equal_torch_probability_targets(rng):
+def test_soft_one_hot_and_unnormalised_targets_equal_torch_probability_targets(rng):
     net = _network([3, 6, 4], "tanh", "cross_entropy", rng)
     X = rng.normal(size=(7, 3))
-    for y in (rng.dirichlet(np.ones(4), size=7), np.eye(4)[rng.integers(0, 4, 7)]):
+    # rows that sum to 1, one-hot rows, and unnormalised rows (the gradient is softmax * sum(y) - y)
+    for y in (rng.dirichlet(np.ones(4), size=7), np.eye(4)[rng.integers(0, 4, 7)], rng.uniform(0, 1, (7, 4))):
         value, grad = net.loss_grad(X, y)
         expected, expected_grad = TorchNet(net).loss_grad(X, y)  # torch takes class probabilities too
         assert value == pytest.approx(expected, rel=1e-12)
@@ -260,3 +261,32 @@ def test_a_shuffled_dropout_fit_equals_torch_with_the_same_masks_and_order(rng):
             optimizer.step()
     net.fit(X, y, epochs=2, batch_size=8, optimizer=fastbp.Adam(lr=0.02), seed=11)
     np.testing.assert_allclose(net.params, theirs.flat(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "make_ours,make_theirs",
+    [
+        (lambda: fastbp.Adam(lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+        (lambda: fastbp.RMSprop(lr=0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+    ],
+)
+def test_float32_moments_of_a_gradient_whose_square_overflows_equal_torch(make_ours, make_theirs):
+    """float32 gradients of 2e19 (their square is beyond float32's range): a finite step, as in torch."""
+    rng = np.random.default_rng(0)
+    params = rng.normal(size=37).astype(np.float32)
+    grads = [rng.normal(size=37).astype(np.float32) for _ in range(3)]
+    grads[0][::3] = 2e19
+    theirs = torch.tensor(params.copy(), requires_grad=True)
+    optimizer = make_theirs([theirs])
+    ours = make_ours()
+    ours.bind(37, np.float32)
+    mine = params.copy()
+    from fastbp.kernels.optimizers import optimizer_update
+
+    for step, g in enumerate(grads, start=1):
+        theirs.grad = torch.tensor(g)
+        optimizer.step()
+        optimizer_update(ours.kind, ours.hyper(), ours.lr, step, mine, g.copy(), ours.state)
+    expected = theirs.detach().numpy()
+    assert np.isfinite(mine).all()
+    np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-6)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
+from .._jit import FASTMATH_ELEMENTWISE, PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
 
 SGD = 0
 ADAM = 1
@@ -109,7 +109,8 @@ def _update(kind, hyper, lr, step, params, grad, state):
             params[i] -= clr * g / (math.sqrt(acc) + eps)
 
 
-update_serial, update_parallel = jit_serial_and_parallel(_update)
+# without reassoc, so a gradient whose square overflows takes torch's finite step (see _jit.py)
+update_serial, update_parallel = jit_serial_and_parallel(_update, fastmath=FASTMATH_ELEMENTWISE)
 
 
 @jit
