@@ -118,6 +118,7 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
         schedule_state = state["schedule"]["state"]
         if not isinstance(schedule_state, dict) or type(spec["step_count"]) is not int:
             raise TypeError("the schedule state must be an object and step_count an integer")
+        _check_fields(state, state["history"], schedule_state, schedule)
         if optimizer is None:
             optimizer = cls(**spec["params"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -132,3 +133,33 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     fields = {f.name for f in dataclasses.fields(Progress)} - {"best_params"}
     progress = Progress(**{k: state[k] for k in fields}, best_params=None if best is None else best.copy())
     return optimizer, progress, History(**state["history"])
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_fields(state, history, schedule_state, schedule):
+    """Raise TypeError unless the checkpoint's progress, history and schedule fields have their types.
+
+    A file from elsewhere is untrusted: a wrong type would otherwise surface
+    mid-fit, after the weights and the optimizer were replaced, and the
+    schedule takes only the private fields it has itself.
+    """
+    for name in ("epoch", "fit_seed", "first_epoch", "bad_epochs"):
+        if type(state[name]) is not int or state[name] < 0:
+            raise TypeError(f"{name} must be a non-negative integer")
+    if type(state["stopped"]) is not bool or not _is_number(state["best_loss"]):
+        raise TypeError("stopped must be a boolean and best_loss a number")
+    for name, values in history.items():
+        if name == "best_epoch":
+            ok = values is None or (type(values) is int and values >= 0)
+        elif name == "stopped_early":
+            ok = type(values) is bool
+        else:
+            ok = isinstance(values, list) and all(_is_number(v) for v in values)
+        if not ok:
+            raise TypeError(f"history field {name!r} has the wrong type")
+    own = schedule.state()
+    if schedule_state.keys() != own.keys() or not all(_is_number(v) for v in schedule_state.values()):
+        raise TypeError(f"the schedule state must hold the numbers {sorted(own)}")

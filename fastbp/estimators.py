@@ -225,11 +225,24 @@ class _BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not (incremental or self.warm_start) or not hasattr(self, "net_")
-        X, y = self._validate_xy(X, y, reset=first)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        targets, n_outputs = self._encode_targets(y, first)
-        sample_weight = self._row_weights(y, sample_weight, incremental)
+        # checking the data sets n_features_in_, feature_names_in_ and the label set; when any
+        # of it (validation_data included) is refused, the estimator is put back as it was
+        before = dict(self.__dict__)
+        try:
+            X, y = self._validate_xy(X, y, reset=first)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            targets, n_outputs = self._encode_targets(y, first)
+            sample_weight = self._row_weights(y, sample_weight, incremental)
+            val_data = None
+            if validation_data is not None:
+                Xv, yv = validation_data
+                Xv, yv = self._validate_xy(Xv, yv, reset=False)
+                val_data = (Xv, self._encode_targets(yv, False)[0])
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         rng = check_random_state(self.random_state)
         if first:
             self.net_ = self._new_network(X.shape[1], n_outputs, hidden, rng)
@@ -255,11 +268,6 @@ class _BaseMLP(BaseEstimator):
             held_out = (X[val], y[val], None if sample_weight is None else sample_weight[val])
             X, targets = X[train], targets[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
-        val_data = None
-        if validation_data is not None:
-            Xv, yv = validation_data
-            Xv, yv = self._validate_xy(Xv, yv, reset=False)
-            val_data = (Xv, self._encode_targets(yv, False)[0])
 
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)

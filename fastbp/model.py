@@ -458,7 +458,8 @@ class MLP:
             key ``derive_key(seed, 0x5EED, e)``; without ``seed`` it is
             ``derive_key(net.seed, 0x5EED, net.epochs_trained + e)``, so the
             same sequence of calls repeats exactly and a later fit continues
-            with new orders.
+            with new orders.  With ``resume`` the checkpointed fit's keys
+            continue and ``seed`` is not used.
         validation_data : (X_val, y_val), optional
             Evaluated after every epoch into ``History.val_loss``.
         verbose : int, default 0

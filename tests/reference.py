@@ -72,6 +72,8 @@ def loss(name, out, target, w=None):
     With row weights ``w`` (n,) the mean is weighted: sum(w * row loss) / sum(w).
     """
     if w is not None:
+        if np.sum(w) == 0:  # fastbp's rule: a batch of zero weight has loss 0 and no data gradient
+            return 0.0, np.zeros(np.shape(out))
         rows = [loss(name, out[i : i + 1], target[i : i + 1]) for i in range(len(out))]
         value = sum(wi * v for wi, (v, _) in zip(w, rows)) / np.sum(w)
         grad = np.concatenate([wi * g for wi, (_, g) in zip(w, rows)]) / np.sum(w)

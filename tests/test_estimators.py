@@ -30,9 +30,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 #   repeated data sum their rows in a different order; the probabilities differ by 1-3 float32 ulps,
 #   4-7 times the check's rtol of 1e-7, on every core type tried.  The float64 instance passes, and
 #   test_float32_sample_weight_equivalence_to_float32_rounding below checks the float32 one.
-# - Removed: float32 MLPRegressor, check_methods_subset_invariance.  It passes on every core type
-#   tried (predictions of single rows differ from the whole batch's by at most 2 ulps, within
-#   the check's atol + rtol of 1e-7 each: 56-89% of the tolerance), so it is an ordinary check now.
+# - Not strict: float32 MLPRegressor, check_methods_subset_invariance.  It passed on every core type
+#   tried (predictions of single rows differ from the whole batch's by at most 2 ulps, 56-89% of the
+#   check's atol + rtol of 1e-7 each), but numba's own code generation (AVX2 or AVX-512) also moves
+#   the rounding, so with that little margin it may fail elsewhere.
 # - Not strict: float32 MLPRegressor, check_sample_weight_equivalence_on_dense_data.  Its difference
 #   is 1-2 ulps, 0.95-2.0 times the tolerance depending on the BLAS kernel: it fails with SkylakeX,
 #   Haswell, Zen and Nehalem kernels and passes with SandyBridge and Bulldozer ones, so its outcome
@@ -47,6 +48,10 @@ STRICT_EXPECTED_FAILURES = {
 }
 ROUNDING_LUCK = {
     ("MLPRegressor", "float32"): {
+        "check_methods_subset_invariance": (
+            "float32: predictions of a subset may differ from the whole batch's in the last bit or two, "
+            "56-89% of the check's tolerance where measured"
+        ),
         "check_sample_weight_equivalence_on_dense_data": (
             "float32: 1-2 ulps apart, 0.95-2.0 times the check's tolerance depending on the BLAS "
             "kernel (passes with OpenBLAS's SandyBridge kernels, fails with Haswell's and SkylakeX's)"
@@ -499,6 +504,23 @@ def test_bad_parameters_are_refused_before_fit_changes_anything(make, params, me
             est.partial_fit(X, y)
     for name, before in fitted.items():
         assert pickle.dumps(getattr(est, name)) == before, name
+
+
+@pytest.mark.parametrize("make", [MLPClassifier, MLPRegressor])
+def test_refused_data_leaves_a_fitted_estimator_as_it_was(make, rng):
+    """Data refused after X and y were accepted (bad validation_data) leaves every attribute as it was."""
+    X, y = _blobs(rng, n=60)
+    est = make(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, y)
+    state = {k: pickle.dumps(v) for k, v in vars(est).items()}
+    bad = [
+        (X[:, :3], y + 1, (X, y)),  # new features and labels, validation rows of the old width
+        (X, y, (X[:, :3], y)),
+        (X, y, (np.where(X > 1, np.nan, X), y)),
+    ]
+    for X_new, y_new, validation in bad:
+        with pytest.raises(ValueError):
+            est.fit(X_new, y_new, validation_data=validation)
+    assert {k: pickle.dumps(v) for k, v in vars(est).items()} == state
 
 
 def test_regressor_refuses_other_losses(rng):
