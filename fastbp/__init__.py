@@ -1,13 +1,13 @@
 """fastbp: multilayer perceptrons trained by backpropagation in compiled code on the CPU."""
 
 from . import schedules
+from ._version import __version__
 from .gradcheck import gradcheck
-from .io import ModelFileError, load
-from .model import MLP, History, TrainingDiverged
+from .history import History
+from .io import ModelFileError
+from .model import MLP, TrainingDiverged, load
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .threads import get_num_threads, set_num_threads
-
-__version__ = "0.1.0"
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 

@@ -22,6 +22,8 @@ import numpy as np
 
 import fastbp
 
+from .argparsing import OneLineErrorParser
+
 GRID = [
     {"name": "tiny", "sizes": [10, 5, 1], "activation": "relu", "batch": 32, "rows": 32_768, "loss": "mse"},
     {
@@ -380,8 +382,6 @@ def plot(cases, frameworks, results, path):
 
 
 def main(argv=None, prog=None):
-    from .cli import OneLineErrorParser
-
     parser = OneLineErrorParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per run; the best counts")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")

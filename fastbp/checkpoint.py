@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from . import io
+from .history import History
 from .optimizers import OPTIMIZERS, Optimizer
 
 _OPTIMIZER_CLASSES = {cls.__name__: cls for cls in OPTIMIZERS.values()}
@@ -67,8 +68,6 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     checked before anything is changed: a refused checkpoint leaves the
     network, the optimizer and the schedule as they were.
     """
-    from .model import History
-
     stored = io.read(path)
     state = stored.header["extra"].get("checkpoint")
     if state is None:

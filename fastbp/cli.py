@@ -18,10 +18,10 @@ import sys
 import numpy as np
 
 from . import io
+from .argparsing import EXIT_BAD_INPUT, OneLineErrorParser
 from .tabular import DataError, numeric_column, read_table, split_features
 
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
-EXIT_BAD_INPUT = 2
 # what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
 # rate far too high), csv.Error a malformed CSV
 BAD_INPUT = (DataError, io.ModelFileError, ValueError, TypeError, OSError, FloatingPointError, csv.Error)
@@ -57,13 +57,6 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, with a usage error on one line (the usage itself is in --help)."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser():
@@ -333,8 +326,10 @@ def _plot_history(history, path, title):
 
 # --------------------------------------------------------------------- predict
 def predict_command(args):
+    from .model import network_from  # numba loads with the model: only when a command needs it
+
     stored = io.read(args.model)
-    net = io.network_from(stored, args.model)
+    net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
     names, columns = read_table(args.data)
     X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._version import __version__
+
 MAGIC = b"FASTBP\x00\x01"
 FORMAT_VERSION = 2
 ARRAY_DTYPES = ("float32", "float64", "int64")
@@ -70,8 +72,6 @@ def save(net, path, extra=None, arrays=None):
 
 def write(path, net, extra, arrays):
     """Write the header of ``net``, ``extra`` and the named ``arrays`` atomically to ``path``."""
-    from . import __version__
-
     listing, chunks = [], []
     for name, array in arrays.items():
         array = np.asarray(array)
@@ -207,42 +207,3 @@ def read(path):
         arrays[name] = np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
         offset += nbytes
     return ModelFile(header, arrays)
-
-
-def network_from(model_file, path="model file"):
-    """The ``MLP`` that a ``ModelFile`` describes, with its parameters."""
-    from .model import MLP
-
-    header, arrays = model_file.header, model_file.arrays
-    try:
-        net = MLP(**header["config"])
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: header describes an invalid network ({exc})") from None
-    params = arrays.get("params")
-    if params is None or params.dtype.name != net.dtype.name or params.shape != (net.n_params,):
-        found = None if params is None else f"{params.dtype.name} {params.shape}"
-        raise ModelFileError(
-            f"{path}: the network needs {net.n_params} {net.dtype.name} parameters, the file holds {found}"
-        )
-    net.params[:] = params
-    net.epochs_trained = header.get("epochs_trained", 0)
-    return net
-
-
-def load(path):
-    """Read a network written by ``MLP.save`` (or a checkpoint of ``fit``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    fastbp.MLP
-
-    Raises
-    ------
-    ModelFileError
-        See ``read``; also a header whose network does not match its parameters.
-    """
-    return network_from(read(path), path)

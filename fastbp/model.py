@@ -4,12 +4,12 @@ import math
 import numbers
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import checkpoint as checkpoints
-from . import validation
+from . import io, validation
+from .history import History
 from .kernels import activations, losses
 from .kernels import network as kernels
 from .kernels.random import derive_key
@@ -45,39 +45,6 @@ class TrainingDiverged(FloatingPointError):
             f"training diverged: non-finite {what} at epoch {epoch}, step {step}; "
             f"kept {kept} (try a lower learning rate)"
         )
-
-
-@dataclass
-class History:
-    """What ``fit`` recorded, one entry per epoch.
-
-    Attributes
-    ----------
-    loss : list of float
-        Mean training loss of the epoch (mean over rows of each batch's loss,
-        including the L2 term when ``alpha > 0``).
-    val_loss : list of float
-        Mean loss on ``validation_data`` after the epoch (no dropout, no L2 term).
-    val_accuracy : list of float
-        Accuracy on ``validation_data`` after the epoch, for the cross-entropy
-        losses (for binary_cross_entropy: the fraction of outputs on the right
-        side of 0.5).
-    lr : list of float
-        Learning rate used in the epoch.
-    seconds : list of float
-        Wall time of the epoch's training pass.
-    best_epoch : int or None
-        Epoch with the lowest validation loss, when early stopping was on.
-    stopped_early : bool
-    """
-
-    loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
 
 
 def _as_seed(seed):
@@ -676,6 +643,45 @@ class MLP:
     # ------------------------------------------------------------------ files
     def save(self, path):
         """Write the network to ``path`` atomically (see ``fastbp.io``)."""
-        from .io import save
+        io.save(self, path)
 
-        save(self, path)
+
+def network_from(model_file, path="model file"):
+    """The ``MLP`` that a ``fastbp.io.ModelFile`` describes, with its parameters.
+
+    Raises ``ModelFileError`` when the header describes an invalid network or
+    one whose parameters are not the file's ``params`` array.
+    """
+    header, arrays = model_file.header, model_file.arrays
+    try:
+        net = MLP(**header["config"])
+    except (TypeError, ValueError) as exc:
+        raise io.ModelFileError(f"{path}: header describes an invalid network ({exc})") from None
+    params = arrays.get("params")
+    if params is None or params.dtype.name != net.dtype.name or params.shape != (net.n_params,):
+        found = None if params is None else f"{params.dtype.name} {params.shape}"
+        raise io.ModelFileError(
+            f"{path}: the network needs {net.n_params} {net.dtype.name} parameters, the file holds {found}"
+        )
+    net.params[:] = params
+    net.epochs_trained = header.get("epochs_trained", 0)
+    return net
+
+
+def load(path):
+    """Read a network written by ``MLP.save`` (or a checkpoint of ``fit``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    fastbp.MLP
+
+    Raises
+    ------
+    ModelFileError
+        See ``fastbp.io.read``; also a header whose network does not match its parameters.
+    """
+    return network_from(io.read(path), path)
