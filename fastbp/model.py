@@ -3,12 +3,11 @@
 import math
 import numbers
 import threading
-import time
 
 import numpy as np
 
 from . import checkpoint as checkpoints
-from . import io, validation
+from . import io, training, validation
 from .history import History
 from .kernels import activations, losses
 from .kernels import network as kernels
@@ -18,6 +17,7 @@ from .optimizers import get_optimizer
 from .progress import EpochReporter
 from .schedules import get_schedule
 from .threads import check_threads, using_threads
+from .training import TrainingDiverged  # noqa: F401  (fastbp.model.TrainingDiverged, as before)
 from .workspace import Workspace, chunk_rows_for
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -28,23 +28,6 @@ PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffer
 SMALL_PREDICT_ROWS = 64
 KEPT_WORKSPACE_BYTES = 64 << 20  # a fit's work buffers up to this size stay for the next fit
 NO_WEIGHTS = np.empty(0)  # the kernels' "every row has weight 1"
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or gradient became NaN or inf during ``fit``.
-
-    The step that produced it was not applied, so the network keeps the
-    weights from before that step, or, with early stopping on, the best
-    weights seen so far.  ``epoch`` and ``step`` (both 0-based, ``step``
-    counted within the epoch) say where it happened.
-    """
-
-    def __init__(self, epoch, step, what, kept="the weights from before that step"):
-        self.epoch, self.step = epoch, step
-        super().__init__(
-            f"training diverged: non-finite {what} at epoch {epoch}, step {step}; "
-            f"kept {kept} (try a lower learning rate)"
-        )
 
 
 def _as_seed(seed):
@@ -539,53 +522,23 @@ class MLP:
             reporter = EpochReporter(epochs, live=False if verbose >= 2 else None, first_epoch=progress.epoch)
             callbacks.append(reporter)
 
+        def validate():
+            """(validation loss, accuracy or None) after an epoch, or None without validation data."""
+            if val_ws is None:
+                return None
+            loss = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws, blas)
+            accuracy = self._accuracy(X_val, y_val, labels_val) if self.loss in OUTPUTS_OF_LOSS else None
+            return loss, accuracy
+
+        loop = training.EpochLoop(
+            net=self, run_epoch=run_epoch, validate=validate, optimizer=optimizer, schedule=schedule,
+            progress=progress, history=history, epochs=epochs, n_rows=n, total_weight=total_weight,
+            stopping=training.EarlyStopping(patience, min_delta),
+            checkpoints=training.Checkpoints(checkpoint, checkpoint_every, epochs),
+            callbacks=callbacks, n_threads=n_threads,
+        )  # fmt: skip
         try:
-            for epoch in range(progress.epoch, epochs if not progress.stopped else 0):
-                lr = schedule.lr(epoch, optimizer.lr)
-                key = derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)
-                start = time.perf_counter()
-                with using_threads(n_threads):
-                    total, steps, status, failed = run_epoch(lr, key)
-                seconds = time.perf_counter() - start
-                optimizer.step_count += steps
-                if status != kernels.OK:
-                    self._diverged(epoch, failed, status, progress.best_params, history.best_epoch)
-                self.epochs_trained += 1
-                history.loss.append(total / total_weight)
-                history.lr.append(lr)
-                history.seconds.append(seconds)
-                monitored = history.loss[-1]
-                if val_ws is not None:
-                    monitored = self._evaluate(X_val, y_val, labels_val, NO_WEIGHTS, val_ws, blas)
-                    history.val_loss.append(monitored)
-                    if self.loss in OUTPUTS_OF_LOSS:
-                        history.val_accuracy.append(self._accuracy(X_val, y_val, labels_val))
-                schedule.observe(epoch, monitored)
-                stop = False
-                if patience is not None:
-                    if monitored < progress.best_loss - min_delta:
-                        progress.best_loss, progress.bad_epochs = monitored, 0
-                        progress.best_params = self.params.copy()
-                        history.best_epoch = epoch
-                    else:
-                        progress.bad_epochs += 1
-                        stop = progress.bad_epochs >= patience
-                info = {
-                    "epoch": epoch, "epochs": epochs, "loss": history.loss[-1],
-                    "val_loss": history.val_loss[-1] if history.val_loss else None,
-                    "val_accuracy": history.val_accuracy[-1] if history.val_accuracy else None, "lr": lr,
-                    "seconds": seconds, "samples_per_second": n / max(seconds, 1e-9),
-                    "net": self, "optimizer": optimizer,
-                }  # fmt: skip
-                for callback in callbacks:  # every callback sees every epoch, even after one asks to stop
-                    stop = bool(callback(info)) or stop
-                history.stopped_early = progress.stopped = stop
-                progress.epoch = epoch + 1
-                due = stop or progress.epoch % checkpoint_every == 0 or progress.epoch == epochs
-                if checkpoint is not None and due:
-                    checkpoints.save(checkpoint, self, optimizer, schedule, progress, history)
-                if stop:
-                    break
+            loop.run()
         finally:
             if reporter is not None:
                 reporter.close()
@@ -631,14 +584,6 @@ class MLP:
             )  # fmt: skip
 
         return run
-
-    def _diverged(self, epoch, step, status, best_params, best_epoch):
-        """Raise ``TrainingDiverged``, first restoring the best weights of early stopping if there are any."""
-        what = "loss" if status == kernels.NONFINITE_LOSS else "gradient"
-        if best_params is None:
-            raise TrainingDiverged(epoch, step, what)
-        self.params[:] = best_params
-        raise TrainingDiverged(epoch, step, what, f"the best weights (epoch {best_epoch})")
 
     # ------------------------------------------------------------------ files
     def save(self, path):

@@ -108,9 +108,9 @@ MUTATIONS = [
         "the per-epoch shuffle (and dropout) key does not depend on the epoch: every epoch the same order",
         [
             Edit(
-                "fastbp/model.py",
-                "derive_key(progress.fit_seed, 0x5EED, progress.first_epoch + epoch)",
-                "derive_key(progress.fit_seed, 0x5EED, progress.first_epoch)",
+                "fastbp/training.py",
+                "derive_key(progress.fit_seed, SHUFFLE_STREAM, progress.first_epoch + epoch)",
+                "derive_key(progress.fit_seed, SHUFFLE_STREAM, progress.first_epoch)",
             )
         ],
         (
