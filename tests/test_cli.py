@@ -100,6 +100,15 @@ def _same_model(a, b):
         np.testing.assert_array_equal(first.arrays[name], second.arrays[name], err_msg=name)
 
 
+def _train_twins(folder, data, csv_twin, target, options, says):
+    """Train on ``data`` and on its CSV twin (to ``<name>.fbp``); both succeed and give the same model."""
+    for name in (data, csv_twin):
+        result = run("train", folder / name, "--target", target, *options, "--out", folder / f"{name}.fbp")
+        assert result.returncode == 0, result.stderr
+        assert says in result.stdout
+    _same_model(folder / f"{data}.fbp", folder / f"{csv_twin}.fbp")
+
+
 def test_npz_and_parquet_data(tables, tmp_path):
     """Each format trains the model its CSV twin (every float written in full) trains, and it learns."""
     folder, X, kind, price = tables
@@ -107,11 +116,7 @@ def test_npz_and_parquet_data(tables, tmp_path):
     np.savez(tmp_path / "house.npz", X=X[:, :2], y=price)
     write_csv(tmp_path / "house_full.csv", ["x0", "x1", "y"], [[repr(float(v)) for v in (*r[:2], p)]
                                                              for r, p in zip(X, price)])  # fmt: skip
-    for data in ("house.npz", "house_full.csv"):
-        result = run("train", tmp_path / data, "--target", "y", *train, "--out", tmp_path / f"{data}.fbp")
-        assert result.returncode == 0, result.stderr
-        assert "regression of 'y'" in result.stdout
-    _same_model(tmp_path / "house.npz.fbp", tmp_path / "house_full.csv.fbp")
+    _train_twins(tmp_path, "house.npz", "house_full.csv", "y", train, "regression of 'y'")
     predicted = run("predict", tmp_path / "house.npz.fbp", tmp_path / "house.npz")
     assert predicted.returncode == 0, predicted.stderr
     header, rows = read_csv(predicted.stdout)
@@ -126,11 +131,7 @@ def test_npz_and_parquet_data(tables, tmp_path):
     frame.to_parquet(tmp_path / "kinds.parquet")
     write_csv(tmp_path / "kinds_full.csv", ["a", "b", "c", "kind"], [[*map(repr, map(float, r)), k]
                                                                      for r, k in zip(X, kind)])  # fmt: skip
-    for data in ("kinds.parquet", "kinds_full.csv"):
-        result = run("train", tmp_path / data, "--target", "kind", *train, "--out", tmp_path / f"{data}.fbp")
-        assert result.returncode == 0, result.stderr
-        assert "classification of 'kind'" in result.stdout
-    _same_model(tmp_path / "kinds.parquet.fbp", tmp_path / "kinds_full.csv.fbp")
+    _train_twins(tmp_path, "kinds.parquet", "kinds_full.csv", "kind", train, "classification of 'kind'")
     # the model's columns are picked by name: reordered, with another column, the answers are the same
     frame[["c", "kind", "b", "a"]].assign(extra=1.0).to_parquet(tmp_path / "shuffled.parquet")
     labels = run("predict", tmp_path / "kinds.parquet.fbp", tmp_path / "kinds.parquet")
