@@ -1,12 +1,13 @@
 """fastbp: multilayer perceptrons trained by backpropagation in compiled code on the CPU."""
 
-from . import schedules
+from . import layers, schedules
 from ._version import __version__
 from .gradcheck import gradcheck
 from .history import History
 from .io import ModelFileError
 from .model import MLP, TrainingDiverged, load
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .sequential import Sequential
 from .threads import get_num_threads, set_num_threads
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
@@ -23,6 +24,8 @@ def __getattr__(name):
 
 __all__ = [
     "MLP",
+    "Sequential",
+    "layers",
     "History",
     "TrainingDiverged",
     "load",

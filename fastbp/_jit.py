@@ -76,6 +76,23 @@ def jit_serial_and_parallel(func, fastmath=FASTMATH):
     return serial, parallel
 
 
+def jit_with_globals(func, suffix, **names):
+    """Compile a copy of ``func`` in which the global ``names`` are bound to other values.
+
+    One source, several kernels: the serial and the parallel epoch differ
+    only in which pass they call.  The copy gets its own qualified name
+    (``func.__qualname__ + suffix``), as numba's on-disk cache requires.
+    """
+    scope = dict(func.__globals__)
+    scope.update(names)
+    copy = types.FunctionType(
+        func.__code__, scope, func.__name__ + suffix, func.__defaults__, func.__closure__
+    )
+    copy.__qualname__ = func.__qualname__ + suffix
+    copy.__module__ = func.__module__
+    return numba.njit(**JIT_OPTIONS)(copy)
+
+
 # Start numba's threading layer now.  Serial kernels call parallel ones; when
 # both come from the on-disk cache in a fresh process, nothing else would start
 # the layer first and LLVM aborts with "Symbol not found: allocate_sched".

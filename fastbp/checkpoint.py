@@ -50,7 +50,7 @@ def save(path, net, optimizer, schedule, progress, history):
             "history": dataclasses.asdict(history),
         }
     }
-    arrays = {"params": net.params, "optimizer_state": optimizer.state}
+    arrays = {**io.network_arrays(net), "optimizer_state": optimizer.state}
     if progress.best_params is not None:
         arrays["best_params"] = progress.best_params
     io.write(path, net, extra, arrays)
@@ -99,10 +99,13 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     expected = {
         "params": (net.n_params,),
         "optimizer_state": (cls.n_state, net.n_params),
-        "best_params": (net.n_params,),
+        "best_params": (net.n_params + net.running_stats.size,),
+        "buffers": (net.running_stats.size,),
     }
     for name, shape in expected.items():
         array = stored.arrays.get(name)
+        if array is None and name == "buffers" and not net.running_stats.size:
+            continue
         if array is None and name != "best_params":
             raise io.ModelFileError(f"{path}: the checkpoint has no {name} array")
         if array is not None and array.shape != shape:
@@ -127,6 +130,8 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     optimizer.step_count = spec["step_count"]
     schedule.load_state(schedule_state)
     net.params[:] = stored.arrays["params"]
+    if net.running_stats.size:
+        net.running_stats[:] = stored.arrays["buffers"]
     net.epochs_trained = stored.header.get("epochs_trained", 0)  # checked by io.read
     best = stored.arrays.get("best_params")
     fields = {f.name for f in dataclasses.fields(Progress)} - {"best_params"}

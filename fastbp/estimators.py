@@ -86,6 +86,8 @@ class _BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
+        norm=None,
+        residual=False,
         n_threads=None,
         dtype="float32",
     ):
@@ -113,6 +115,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dropout = dropout
+        self.norm = norm
+        self.residual = residual
         self.n_threads = n_threads
         self.dtype = dtype
 
@@ -167,8 +171,8 @@ class _BaseMLP(BaseEstimator):
         # dropout rates and dtype
         if self.n_threads is not None:
             check_threads(self.n_threads)
-        MLP([1] * (len(hidden) + 2), activation=self._fastbp_activations(), dtype=self.dtype,
-            dropout=self.dropout)  # fmt: skip
+        MLP([2] * (len(hidden) + 2), activation=self._fastbp_activations(), dtype=self.dtype,
+            dropout=self.dropout, norm=self.norm, residual=self.residual)  # fmt: skip
         if self.solver != "lbfgs":
             try:
                 self._new_optimizer(loss_scale=1)
@@ -194,6 +198,8 @@ class _BaseMLP(BaseEstimator):
             seed=int(rng.randint(np.iinfo(np.int32).max)),
             alpha=self.alpha / (n_outputs if getattr(self, "_multilabel", False) else 1),  # see _loss_scale
             dropout=self.dropout,
+            norm=self.norm,
+            residual=self.residual,
         )
         # scikit-learn's initialisation, so random_state means what it means there:
         # weights and biases uniform in +-sqrt(6 / (fan_in + fan_out)), 2 instead of 6
@@ -410,6 +416,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         leaky_relu, elu, gelu, softplus, silu) or a list with one per hidden layer.
     dropout : float or list of float, default 0
         Inverted-dropout rate after each hidden layer, in training only.
+    norm : {None, "layer", "batch"}, default None
+        A LayerNorm or BatchNorm after each hidden dense layer (see ``fastbp.MLP``).
+    residual : bool, default False
+        Hidden blocks whose width equals their input's become residual, x + f(x).
     class_weight : dict, "balanced" or None
         Weights of the classes, multiplied into ``sample_weight``.
     n_threads : int, optional
@@ -457,6 +467,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
+        norm=None,
+        residual=False,
         class_weight=None,
         n_threads=None,
         dtype="float32",
@@ -468,7 +480,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            dropout=dropout, n_threads=n_threads, dtype=dtype,
+            dropout=dropout, norm=norm, residual=residual, n_threads=n_threads, dtype=dtype,
         )  # fmt: skip
         self.class_weight = class_weight
 
@@ -619,6 +631,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
+        norm=None,
+        residual=False,
         n_threads=None,
         dtype="float32",
     ):
@@ -629,7 +643,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            dropout=dropout, n_threads=n_threads, dtype=dtype,
+            dropout=dropout, norm=norm, residual=residual, n_threads=n_threads, dtype=dtype,
         )  # fmt: skip
         self.loss = loss
 

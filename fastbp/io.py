@@ -5,13 +5,18 @@ Layout of a ``.fbp`` file::
     8 bytes   magic  b"FASTBP\\x00\\x01"
     8 bytes   header length H, little-endian uint64
     H bytes   JSON header (UTF-8): format version, fastbp version, the network's
-              constructor arguments, the list of arrays that follow (name,
+              constructor arguments (``config``, with its ``class``), its
+              plan (the input width and every layer's spec), the list of
+              arrays that follow (name,
               dtype, shape), free-form ``extra`` fields (preprocessing, a
               checkpoint's training progress) and a SHA-256 over the rest of
               the header and the data
     rest      the arrays, one after another, little-endian, C order
 
-Every file holds a ``params`` array; a checkpoint adds the optimizer state.
+Every file holds a ``params`` array, and a ``buffers`` array (the running
+statistics of BatchNorm layers) when the network has any; a checkpoint adds
+the optimizer state.  Format 3 added the class and the plan; format 2 files
+(MLPs only) still load.
 Only float32, float64 and int64 arrays are accepted, so there is nothing to
 unpickle and nothing to run.  Saving writes a temporary file beside the
 target, flushes and fsyncs it, then renames it over the target and fsyncs the
@@ -30,7 +35,8 @@ import numpy as np
 from ._version import __version__
 
 MAGIC = b"FASTBP\x00\x01"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 ARRAY_DTYPES = ("float32", "float64", "int64")
 _MAX_HEADER = 1 << 24
 
@@ -67,7 +73,15 @@ def save(net, path, extra=None, arrays=None):
     arrays : dict of str to ndarray, optional
         More arrays to store beside ``params`` (float32, float64 or int64).
     """
-    write(path, net, extra or {}, {"params": net.params, **(arrays or {})})
+    write(path, net, extra or {}, {**network_arrays(net), **(arrays or {})})
+
+
+def network_arrays(net):
+    """The arrays that hold a network's state: ``params``, and ``buffers`` when it has running statistics."""
+    arrays = {"params": net.params}
+    if net.running_stats.size:
+        arrays["buffers"] = net.running_stats
+    return arrays
 
 
 def write(path, net, extra, arrays):
@@ -84,6 +98,7 @@ def write(path, net, extra, arrays):
         "format_version": FORMAT_VERSION,
         "fastbp_version": __version__,
         "config": net._config(),
+        "plan": {"n_in": net.plan.n_in, "layers": [layer.config() for layer in net.plan.layers]},
         "epochs_trained": net.epochs_trained,
         "arrays": listing,
         "extra": extra,
@@ -176,14 +191,16 @@ def read(path):
             raise TypeError("format_version must be an integer")
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: malformed header ({exc})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: malformed header (nested too deeply)") from None
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: format version {version} is newer than this fastbp reads ({FORMAT_VERSION}); "
             "upgrade fastbp to load it"
         )
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"{path}: format version {version} is not supported (this fastbp reads {FORMAT_VERSION})"
+            f"{path}: format version {version} is not supported (this fastbp reads {READABLE_VERSIONS})"
         )
     try:
         config, checksum, extra = header["config"], header["sha256"], header.get("extra", {})

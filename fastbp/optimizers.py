@@ -4,12 +4,15 @@ An optimizer object holds its hyperparameters and, once used by ``fit``, its
 state (momentum buffers, moment estimates, the step count) in arrays with the
 parameters' layout.  Passing the same object to a later ``fit`` continues from
 that state, as reusing a ``torch.optim`` optimizer does; a new object starts
-afresh.  The update itself is ``fastbp.kernels.optimizers.optimizer_update``.
+afresh.  The update itself is the kernel module each class names
+(``fastbp.kernels.optimizers``).  A new optimizer is one class here, its
+kernel module, and its entry in ``OPTIMIZERS``.
 """
 
 import numpy as np
 
-from .kernels import optimizers as kernel
+from .kernels import optimizers as kernels
+from .kernels.optimizers import adagrad, adam, rmsprop, sgd
 
 
 def _check_number(name, value, low=0.0, high=None, low_inclusive=True):
@@ -27,10 +30,20 @@ def _check_number(name, value, low=0.0, high=None, low_inclusive=True):
 
 
 class Optimizer:
-    """Base class: hyperparameters, the kernel's code for them, and the state buffers."""
+    """Base class: hyperparameters, the kernel that uses them, and the state buffers.
 
-    kind = -1
+    A subclass names its kernel module (``fastbp.kernels.optimizers``); the
+    kernel's ``HYPER`` lists the attributes that ``hyper()`` passes to it.
+    """
+
+    kernel = None
+    kind = -1  # the kernel's code, and its count of state rows: set from ``kernel`` below
     n_state = 0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.kind = kernels.KINDS[cls.kernel.__name__.rsplit(".", 1)[1]][0]
+        cls.n_state = cls.kernel.N_STATE
 
     def __init__(self, lr):
         self.lr = _check_number("lr", lr)
@@ -38,8 +51,8 @@ class Optimizer:
         self.step_count = 0
 
     def hyper(self):
-        """The float64 hyperparameter vector the kernel reads."""
-        raise NotImplementedError
+        """The float64 hyperparameter vector the kernel reads: its ``HYPER`` names, in order."""
+        return np.array([float(getattr(self, name)) for name in self.kernel.HYPER])
 
     def bind(self, n_params, dtype):
         """Create the state for ``n_params`` parameters, or check the existing one fits.
@@ -86,8 +99,7 @@ class SGD(Optimizer):
     dampening : float, default 0
     """
 
-    kind = kernel.SGD
-    n_state = 1  # the momentum buffer, kept even at momentum 0 so momentum can be turned on later
+    kernel = sgd
 
     def __init__(self, lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
         super().__init__(lr)
@@ -97,9 +109,6 @@ class SGD(Optimizer):
         self.dampening = _check_number("dampening", dampening)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening == 0")
-
-    def hyper(self):
-        return np.array([self.momentum, self.dampening, float(self.nesterov), self.weight_decay])
 
     def _params(self):
         return {
@@ -122,8 +131,8 @@ class Adam(Optimizer):
     weight_decay : float, default 0
     """
 
-    kind = kernel.ADAM
-    n_state = 2
+    kernel = adam
+    decoupled = False  # AdamW's weight decay
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
@@ -136,8 +145,13 @@ class Adam(Optimizer):
         self.eps = _check_number("eps", eps)
         self.weight_decay = _check_number("weight_decay", weight_decay)
 
-    def hyper(self):
-        return np.array([self.betas[0], self.betas[1], self.eps, self.weight_decay])
+    @property
+    def beta1(self):
+        return self.betas[0]
+
+    @property
+    def beta2(self):
+        return self.betas[1]
 
     def _params(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
@@ -154,7 +168,7 @@ class AdamW(Adam):
     weight_decay : float, default 1e-2
     """
 
-    kind = kernel.ADAMW
+    decoupled = True
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(lr, betas, eps, weight_decay)
@@ -174,8 +188,7 @@ class RMSprop(Optimizer):
     centered : bool, default False
     """
 
-    kind = kernel.RMSPROP
-    n_state = 3
+    kernel = rmsprop
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0, centered=False):
         super().__init__(lr)
@@ -184,9 +197,6 @@ class RMSprop(Optimizer):
         self.momentum = _check_number("momentum", momentum)
         self.weight_decay = _check_number("weight_decay", weight_decay)
         self.centered = bool(centered)
-
-    def hyper(self):
-        return np.array([self.alpha, self.eps, self.momentum, self.weight_decay, float(self.centered)])
 
     def _params(self):
         return {
@@ -210,17 +220,13 @@ class Adagrad(Optimizer):
     weight_decay : float, default 0
     """
 
-    kind = kernel.ADAGRAD
-    n_state = 1
+    kernel = adagrad
 
     def __init__(self, lr=1e-2, eps=1e-10, lr_decay=0.0, weight_decay=0.0):
         super().__init__(lr)
         self.eps = _check_number("eps", eps)
         self.lr_decay = _check_number("lr_decay", lr_decay)
         self.weight_decay = _check_number("weight_decay", weight_decay)
-
-    def hyper(self):
-        return np.array([self.lr_decay, self.eps, self.weight_decay])
 
     def _params(self):
         return {"lr": self.lr, "eps": self.eps, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay}

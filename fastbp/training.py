@@ -4,7 +4,7 @@
 when the monitored loss stopped improving; ``notify`` calls the callbacks;
 ``Checkpoints`` saves the fit when one is due.  The epochs themselves are
 single calls into compiled code (``kernels.network.train_epoch`` and its
-chunked twin), made by the ``run_epoch`` function that ``MLP`` builds.
+parallel twin), made by the ``run_epoch`` function that ``MLP`` builds.
 """
 
 import time
@@ -40,7 +40,7 @@ def diverged(net, epoch, step, status, progress, history):
     what = "loss" if status == NONFINITE_LOSS else "gradient"
     if progress.best_params is None:
         raise TrainingDiverged(epoch, step, what)
-    net.params[:] = progress.best_params
+    net._load_state_vector(progress.best_params)
     raise TrainingDiverged(epoch, step, what, f"the best weights (epoch {history.best_epoch})")
 
 
@@ -55,13 +55,16 @@ class EarlyStopping:
     patience: int | None
     min_delta: float = 0.0
 
-    def update(self, progress, history, epoch, monitored, params):
-        """Record epoch ``epoch``'s monitored loss; True when training should stop."""
+    def update(self, progress, history, epoch, monitored, state):
+        """Record epoch ``epoch``'s monitored loss; True when training should stop.
+
+        ``state()`` gives the weights (and running statistics) to keep when the loss is the best so far.
+        """
         if self.patience is None:
             return False
         if monitored < progress.best_loss - self.min_delta:
             progress.best_loss, progress.bad_epochs = monitored, 0
-            progress.best_params = params.copy()
+            progress.best_params = state()
             history.best_epoch = epoch
             return False
         progress.bad_epochs += 1
@@ -98,7 +101,7 @@ class EpochLoop:
     """The epochs of one ``fit``, from ``progress.epoch`` up to ``epochs``.
 
     ``run_epoch(lr, key)`` trains one epoch in compiled code and returns
-    ``(summed loss, steps, status, failing step)``; ``validate()`` returns
+    ``(summed loss, summed row weight, steps, status, failing step)``; ``validate()`` returns
     the validation loss and accuracy (or None) after an epoch, or None
     without validation data.
     """
@@ -112,7 +115,6 @@ class EpochLoop:
     history: object
     epochs: int
     n_rows: int
-    total_weight: float
     stopping: EarlyStopping
     checkpoints: Checkpoints
     callbacks: list = field(default_factory=list)
@@ -137,13 +139,13 @@ class EpochLoop:
         key = derive_key(progress.fit_seed, SHUFFLE_STREAM, progress.first_epoch + epoch)
         start = time.perf_counter()
         with using_threads(self.n_threads):
-            total, steps, status, failed = self.run_epoch(lr, key)
+            total, weight, steps, status, failed = self.run_epoch(lr, key)
         seconds = time.perf_counter() - start
         optimizer.step_count += steps
         if status != OK:
             diverged(net, epoch, failed, status, progress, history)
         net.epochs_trained += 1
-        history.loss.append(total / self.total_weight)
+        history.loss.append(total / weight if weight > 0 else 0.0)
         history.lr.append(lr)
         history.seconds.append(seconds)
         monitored = history.loss[-1]
@@ -154,7 +156,7 @@ class EpochLoop:
             if accuracy is not None:
                 history.val_accuracy.append(accuracy)
         self.schedule.observe(epoch, monitored)
-        stop = self.stopping.update(progress, history, epoch, monitored, net.params)
+        stop = self.stopping.update(progress, history, epoch, monitored, net._state_vector)
         info = {
             "epoch": epoch, "epochs": self.epochs, "loss": history.loss[-1],
             "val_loss": history.val_loss[-1] if history.val_loss else None,

@@ -2,39 +2,55 @@
 
 import numpy as np
 
-# A batch is split into chunks for parallel passes when every layer is at most
-# this many weights and the batch has at least two chunks of MIN_CHUNK_ROWS
-# rows.  Chunks run BLAS-free feature-major loops: on narrow layers
-# (4-32-16-4, 157-row chunks) they reach 17-26 GFLOP/s where BLAS gets 2.5-40,
-# but at 64x64 they reach 11-30 against BLAS's 70-100 on one core, so wider
-# layers take one serial pass with BLAS instead.  The split depends on the
-# batch size only, so results do not depend on the thread count.
+from .kernels import table
+from .kernels.dense import BLAS_SERIAL_MNK, SPLIT_MAX_MNK
+from .kernels.table import Work
+
+# A batch is split into chunks for parallel passes when every dense layer is
+# at most this many weights and the batch has at least two chunks of
+# MIN_CHUNK_ROWS rows.  Chunks run BLAS-free feature-major loops: on narrow
+# layers (4-32-16-4, 157-row chunks) they reach 17-26 GFLOP/s where BLAS gets
+# 2.5-40, but at 64x64 they reach 11-30 against BLAS's 70-100 on one core, so
+# wider layers take one serial pass with BLAS instead.  The split depends on
+# the batch size only, so results do not depend on the thread count.
 SMALL_LAYER_WEIGHTS = 32 * 32
 MIN_CHUNK_ROWS = 32
 MAX_CHUNKS = 64
 
 
-def chunk_rows_for(layout, batch_rows):
+def chunk_rows_for(plan, batch_rows):
     """Rows per parallel chunk for this network and batch size, or 0 for one serial pass."""
-    largest = max(a * b for a, b in zip(layout.sizes[:-1], layout.sizes[1:]))
+    largest = max((a * b for a, b in plan.dense_shapes()), default=0)
     if largest > SMALL_LAYER_WEIGHTS or batch_rows < 2 * MIN_CHUNK_ROWS:
         return 0
     return max(MIN_CHUNK_ROWS, -(-batch_rows // MAX_CHUNKS))
 
 
+def _scratch_size(plan, rows):
+    """Scratch of a serial pass: BLAS products summed in pieces, and input deltas that BLAS adds."""
+    size = 0
+    for row in plan.ops[plan.ops[:, table.KIND] == table.DENSE]:
+        n_in, n_out = int(row[table.N_IN]), int(row[table.N_OUT])
+        if BLAS_SERIAL_MNK < rows * n_in * n_out <= SPLIT_MAX_MNK:
+            size = max(size, n_in * n_out)
+        if row[table.ACC_IN]:
+            size = max(size, rows * n_in)
+    return size
+
+
 class Workspace:
-    """Activation, pre-activation and delta buffers for one network and batch size.
+    """The buffers of ``fastbp.kernels.table.Work`` for one network and batch size.
 
     Parameters
     ----------
-    layout : fastbp.layout.Layout
+    plan : fastbp.plan.Plan
     rows : int
         Largest number of rows one pass handles (the batch size).
     dtype : numpy dtype
-    dropout : bool
-        Whether any layer uses dropout (then post-dropout activations get a buffer).
+    training : bool
+        Whether backward passes run (then deltas, gradients and scratch get buffers).
     gather : bool
-        Whether shuffled batches are gathered (then a batch copy of X and y is kept).
+        Whether shuffled batches are gathered (then a batch copy of y is kept).
     n_targets : int
         Columns of the float targets (0 when class labels are used instead).
     weighted : bool
@@ -45,31 +61,31 @@ class Workspace:
     """
 
     def __init__(
-        self, layout, rows, dtype, dropout=False, gather=False, n_targets=0, chunk_rows=0, weighted=False
+        self, plan, rows, dtype, training=False, gather=False, n_targets=0, chunk_rows=0, weighted=False
     ):
         self.rows = rows
         self.chunk_rows = chunk_rows
         pass_rows = chunk_rows or rows
         n_chunks = -(-rows // chunk_rows) if chunk_rows else 1
-        self.act_off, per_pass = layout.activation_offsets(pass_rows)
-        self.zbuf = np.empty(n_chunks * per_pass, dtype=dtype)
-        self.abuf = np.empty(n_chunks * per_pass, dtype=dtype)
-        self.hbuf = np.empty(n_chunks * per_pass if dropout else 0, dtype=dtype)
-        widest = pass_rows * max(layout.sizes)
-        self.dbuf = np.empty(n_chunks * widest, dtype=dtype)
-        self.dbuf2 = np.empty(n_chunks * widest, dtype=dtype)
+        span = n_chunks * plan.row_width * pass_rows
+        self.acts = np.empty(span, dtype=dtype)
+        self.deltas = np.empty(span if training else 0, dtype=dtype)
+        self.stats = np.empty(plan.n_stats)
+        self.partials = np.empty((n_chunks, plan.n_stats))  # a batch norm's sums at its stats offset
+        self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, plan.n_params), dtype=dtype)
+        self.chunk_loss = np.empty(n_chunks)
+        self.scratch = np.empty(_scratch_size(plan, rows) if training and not chunk_rows else 0, dtype=dtype)
         gather_rows = rows if gather else 0
-        # the chunked path gathers features transposed into xtbuf, and needs
-        # tbuf for each chunk's row-major output and delta (feature_major.py)
-        chunk_slots = n_chunks if chunk_rows else 0
-        self.xtbuf = np.empty(chunk_slots * pass_rows * layout.sizes[0], dtype=dtype)
-        self.tbuf = np.empty(chunk_slots * 2 * pass_rows * layout.sizes[-1], dtype=dtype)
-        self.xb = np.empty((0 if chunk_rows else gather_rows, layout.sizes[0]), dtype=dtype)  # serial path
-        self.yb = np.empty((gather_rows if n_targets else 0, max(n_targets, layout.sizes[-1])), dtype=dtype)
+        self.yb = np.empty((gather_rows if n_targets else 0, max(n_targets, plan.n_out)), dtype=dtype)
         self.lb = np.empty(gather_rows if not n_targets else 0, dtype=np.int64)
         self.wb = np.empty(gather_rows if weighted else 0)
-        self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, layout.n_params), dtype=dtype)
-        self.chunk_loss = np.empty(2 * n_chunks if chunk_rows else 0)  # each chunk's loss, then its weight
+
+    def bundle(self, order):
+        """The ``Work`` bundle, with ``order`` (n,) int64 as the permutation buffer."""
+        return Work(
+            self.acts, self.deltas, self.stats, self.partials, self.chunk_grads, self.chunk_loss,
+            self.scratch, self.yb, self.lb, self.wb, order, self.chunk_rows,
+        )  # fmt: skip
 
     @property
     def nbytes(self):

@@ -7,6 +7,8 @@ from scipy.special import erf, expit
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu"]
 LOSSES = ["mse", "squared_error", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
+LAYER_KINDS = ["dense", *ACTIVATIONS, "dropout", "layer_norm", "batch_norm", "residual"]
+OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"]
 
 
 def sigmoid(z):
@@ -156,6 +158,64 @@ def network_loss_grad(
             delta = back * activation_derivative(names[layer - 1], zs[layer - 1])
     value += 0.5 * alpha * sum((weights**2).sum() for weights in ws) / n
     return value, dws, dbs
+
+
+def layer_norm(x, gamma, beta, eps):
+    """torch.nn.LayerNorm over the last axis: (x - mean) / sqrt(biased var + eps) * gamma + beta."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def batch_norm(x, gamma, beta, eps, running_mean=None, running_var=None, momentum=0.1):
+    """torch.nn.BatchNorm1d.  Training (no running statistics given): the batch's statistics.
+
+    Returns ``(y, new running mean, new running var)`` in training, with the
+    running variance updated with the unbiased batch variance; in evaluation
+    (running statistics given) ``y`` alone.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if running_mean is not None:
+        return (x - running_mean) / np.sqrt(running_var + eps) * gamma + beta
+    n = x.shape[0]
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    y = (x - mean) / np.sqrt(var + eps) * gamma + beta
+    return y, mean, var * n / (n - 1)
+
+
+def sequential_forward(net, X, train):
+    """The outputs (logits for the cross-entropy losses) of a fastbp.Sequential, layer by layer.
+
+    Reads the layer specs and the named parameters and running statistics;
+    ``train`` uses BatchNorm's batch statistics (dropout is off either way).
+    """
+    params = dict(net.parameters())
+    buffers = dict(net.buffers())
+
+    def run(layers, prefix, x):
+        for index, layer in enumerate(layers):
+            name, kind = f"{prefix}{index}.", layer.kind
+            if kind == "dense":
+                x = x @ params[name + "weight"] + (params[name + "bias"] if layer.bias else 0.0)
+            elif kind in ACTIVATIONS:
+                x = activation(kind, x)
+            elif kind == "layer_norm":
+                x = layer_norm(x, params[name + "weight"], params[name + "bias"], layer.eps)
+            elif kind == "batch_norm":
+                gamma, beta = params[name + "weight"], params[name + "bias"]
+                if train:
+                    x = batch_norm(x, gamma, beta, layer.eps)[0]
+                else:
+                    stats = buffers[name + "running_mean"], buffers[name + "running_var"]
+                    x = batch_norm(x, gamma, beta, layer.eps, *stats)
+            elif kind == "residual":
+                x = x + run(layer.layers, name, x)
+            elif kind != "dropout":
+                raise ValueError(kind)
+        return x
+
+    return run(net.layers, "", np.asarray(X, dtype=np.float64))
 
 
 def flatten(ws, bs):

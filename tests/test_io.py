@@ -93,11 +93,15 @@ def test_damaged_or_foreign_files_are_refused(tmp_path, trained):
         "config not an object": (lambda p: _rewrite(p, lambda h: h.update(config=[1, 2])), "malformed"),
         "boolean version": (lambda p: _rewrite(p, lambda h: h.update(format_version=True)), "malformed"),
         "bad epochs_trained": (lambda p: _rewrite(p, lambda h: h.update(epochs_trained="x")), "malformed"),
-        "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=3)), "version 3 is newer"),
+        "newer format": (lambda p: _rewrite(p, lambda h: h.update(format_version=4)), "version 4 is newer"),
         "older format": (lambda p: _rewrite(p, lambda h: h.update(format_version=1)), "not supported"),
         "shape mismatch": (
-            lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3])),
+            lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3]) or h.pop("plan")),
             "parameters",
+        ),
+        "plan and config disagree": (
+            lambda p: _rewrite(p, lambda h: h["config"].update(sizes=[4, 8, 3])),
+            "stored plan is not the network its config describes",
         ),
         "bad header": (lambda p: p.write_bytes(io.MAGIC + (5).to_bytes(8, "little") + b"{nope"), "malformed"),
         "object array": (lambda p: _rewrite(p, lambda h: h["arrays"][0].__setitem__(1, "object")), "only"),

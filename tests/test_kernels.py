@@ -7,6 +7,7 @@ import reference as ref
 from conftest import tolerance
 from reference import ACTIVATIONS, LOSSES
 
+import fastbp
 from fastbp._jit import PARALLEL_MIN_ELEMENTS
 from fastbp.kernels import activations, dense, fastmath, losses, optimizers
 from fastbp.kernels.network import shuffled_order
@@ -26,7 +27,10 @@ def test_activation_matches_reference(name, dtype, n, rng):
     np.testing.assert_allclose(a, ref.activation(name, z), **tolerance(dtype))
     g = rng.normal(size=n).astype(dtype)
     expected = g * ref.activation_derivative(name, z)
-    activations.activation_backward(activations.CODES[name], z, a, g)
+    dx = np.full_like(g, np.nan)
+    activations.activation_backward(activations.CODES[name], z, a, g, dx)
+    np.testing.assert_allclose(dx, expected, **tolerance(dtype))
+    activations.activation_backward(activations.CODES[name], z, a, g, g)  # in place
     np.testing.assert_allclose(g, expected, **tolerance(dtype))
 
 
@@ -41,8 +45,8 @@ def test_activation_parallel_matches_serial(name, rng):
     np.testing.assert_array_equal(a_serial, a_parallel)
     g_serial = rng.normal(size=n)
     g_parallel = g_serial.copy()
-    activations.backward_serial(code, z, a_serial, g_serial)
-    activations.backward_parallel(code, z, a_serial, g_parallel)
+    activations.backward_serial(code, z, a_serial, g_serial, g_serial)
+    activations.backward_parallel(code, z, a_serial, g_parallel, g_parallel)
     np.testing.assert_array_equal(g_serial, g_parallel)
 
 
@@ -52,7 +56,7 @@ def test_activations_stay_finite_for_extreme_inputs():
         a = np.empty_like(z)
         activations.activation_forward(activations.CODES[name], z, a)
         g = np.ones_like(z)
-        activations.activation_backward(activations.CODES[name], z, a, g)
+        activations.activation_backward(activations.CODES[name], z, a, g, g)
         assert np.isfinite(a).all() and np.isfinite(g).all(), name
 
 
@@ -87,8 +91,12 @@ def test_dense_matches_reference(n, n_in, n_out, dtype, blas, rng):
     np.testing.assert_allclose(gw, x64.T @ dz, **sum_tolerance(dtype, n))
     np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **sum_tolerance(dtype, n))
     dx = np.empty_like(x)
-    dense.dense_backward_input(dx, dz, w, blas)
+    dense.dense_backward_input(dx, dz, w, blas, False, np.empty(0, dtype))
     np.testing.assert_allclose(dx, dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))
+    before = rng.normal(size=x.shape).astype(dtype)  # accumulating, as inside a residual block
+    dx = before.copy()
+    dense.dense_backward_input(dx, dz, w, blas, True, np.empty(x.size, dtype))
+    np.testing.assert_allclose(dx, before + dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))
 
 
 def test_blas_pieces_stay_under_the_serial_size_and_cover_the_rows():
@@ -190,7 +198,8 @@ def test_loss_matches_reference(name, n, k, dtype, weighted, rng):
     w = rng.uniform(0, 3, size=n) if weighted else None
     delta = np.empty_like(out)
     weights = NO_WEIGHTS if w is None else w
-    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, weights, delta, True)
+    value = losses.loss_and_delta(losses.CODES[name], out, y, labels, weights, delta, True,
+                                  losses.weight_sum(weights, n))  # fmt: skip
     expected_value, expected_delta = ref.loss(name, out.astype(np.float64), target, w)
     np.testing.assert_allclose(value, expected_value, **tolerance(dtype))
     np.testing.assert_allclose(delta, expected_delta, **tolerance(dtype))
@@ -200,7 +209,7 @@ def test_cross_entropy_soft_targets_match_reference(rng):
     out = rng.normal(size=(6, 4))
     target = rng.dirichlet(np.ones(4), size=6)
     delta = np.empty_like(out)
-    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, NO_LABELS, NO_WEIGHTS, delta, True)
+    value = losses.loss_and_delta(losses.CROSS_ENTROPY, out, target, NO_LABELS, NO_WEIGHTS, delta, True, 6.0)
     expected_value, expected_delta = ref.loss("cross_entropy", out, target)
     np.testing.assert_allclose(value, expected_value, rtol=1e-12)
     np.testing.assert_allclose(delta, expected_delta, rtol=1e-11, atol=1e-14)
@@ -210,11 +219,13 @@ def test_logit_losses_are_stable_for_huge_logits():
     out = np.array([[1e4, -1e4], [-1e4, 1e4]])
     delta = np.empty_like(out)
     labels = np.array([1, 1])
-    ce = losses.loss_and_delta(losses.CROSS_ENTROPY, out, np.empty((0, 2)), labels, NO_WEIGHTS, delta, True)
+    ce = losses.loss_and_delta(
+        losses.CROSS_ENTROPY, out, np.empty((0, 2)), labels, NO_WEIGHTS, delta, True, 2.0
+    )
     assert ce == pytest.approx(1e4)  # first row is wrong by 2e4 logits, second is right: mean 1e4
     np.testing.assert_allclose(delta, [[0.5, -0.5], [0.0, 0.0]])
     y = np.array([[0.0, 1.0], [1.0, 0.0]])
-    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, NO_LABELS, NO_WEIGHTS, delta, True)
+    bce = losses.loss_and_delta(losses.BINARY_CROSS_ENTROPY, out, y, NO_LABELS, NO_WEIGHTS, delta, True, 2.0)
     assert bce == pytest.approx(1e4)  # every element off by 1e4
     np.testing.assert_allclose(delta, [[0.25, -0.25], [-0.25, 0.25]])
 
@@ -234,20 +245,20 @@ def test_output_transform(dtype, rng):
 def test_optimizer_parallel_matches_serial(rng):
     n = 100_003
     cases = [
-        (optimizers.SGD, [0.9, 0.0, 1.0, 0.01], 1),
-        (optimizers.ADAM, [0.9, 0.999, 1e-8, 0.01], 2),
-        (optimizers.ADAMW, [0.9, 0.999, 1e-8, 0.01], 2),
-        (optimizers.RMSPROP, [0.99, 1e-8, 0.9, 0.01, 1.0], 3),
-        (optimizers.ADAGRAD, [0.01, 1e-10, 0.01], 1),
+        (fastbp.SGD(momentum=0.9, nesterov=True, weight_decay=0.01)),
+        (fastbp.Adam(weight_decay=0.01)),
+        (fastbp.AdamW(weight_decay=0.01)),
+        (fastbp.RMSprop(momentum=0.9, weight_decay=0.01, centered=True)),
+        (fastbp.Adagrad(lr_decay=0.01, weight_decay=0.01)),
     ]
-    for kind, hyper, n_state in cases:
+    for opt in cases:
         p_s = rng.normal(size=n)
         p_p = p_s.copy()
-        s_s, s_p = np.zeros((n_state, n)), np.zeros((n_state, n))
+        s_s, s_p = np.zeros((opt.n_state, n)), np.zeros((opt.n_state, n))
         for step in range(1, 4):
             g = rng.normal(size=n)
-            optimizers.update_serial(kind, np.array(hyper), 1e-2, step, p_s, g, s_s)
-            optimizers.update_parallel(kind, np.array(hyper), 1e-2, step, p_p, g, s_p)
+            opt.kernel.update_serial(opt.hyper(), 1e-2, step, p_s, g, s_s)
+            opt.kernel.update_parallel(opt.hyper(), 1e-2, step, p_p, g, s_p)
         # the twins may contract a*b+c into an FMA differently: equal to the last bit or two
         np.testing.assert_allclose(p_p, p_s, rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(s_p, s_s, rtol=1e-10, atol=1e-14)  # centered RMSprop cancels
@@ -269,7 +280,7 @@ def test_parallel_twins_have_their_own_cache_entries():
     for serial, parallel in [
         (activations.forward_serial, activations.forward_parallel),
         (activations.backward_serial, activations.backward_parallel),
-        (optimizers.update_serial, optimizers.update_parallel),
+        *[(module.update_serial, module.update_parallel) for _, module in optimizers.KINDS.values()],
     ]:
         assert serial.py_func.__qualname__ != parallel.py_func.__qualname__
         assert parallel.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
@@ -283,7 +294,9 @@ def test_large_arrays_take_the_parallel_path_and_agree(rng):
     np.testing.assert_array_equal(a, np.maximum(z, 0))
     params, grad = rng.normal(size=n), rng.normal(size=n)
     expected = params - 0.1 * grad
-    optimizers.optimizer_update(optimizers.SGD, np.zeros(4), 0.1, 1, params, grad, np.zeros((0, n)))
+    optimizers.optimizer_update(
+        optimizers.SGD, fastbp.SGD(lr=0.1).hyper(), 0.1, 1, params, grad, np.zeros((1, n))
+    )
     np.testing.assert_allclose(params, expected, rtol=1e-14, atol=1e-15)  # FMA rounding
 
 
@@ -312,8 +325,7 @@ def test_kernel_caches_are_stamped_with_every_kernel_source(tmp_path):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n,n_in,n_out", DENSE_SHAPES)
 def test_feature_major_dense_matches_reference(n, n_in, n_out, dtype, rng):
-    from fastbp.kernels import feature_major as fm
-
+    fm = dense  # the feature-major loops of the parallel chunks
     x = rng.normal(size=(n, n_in)).astype(dtype)
     w = rng.normal(size=(n_in, n_out)).astype(dtype)
     b = rng.normal(size=n_out).astype(dtype)
@@ -328,5 +340,7 @@ def test_feature_major_dense_matches_reference(n, n_in, n_out, dtype, rng):
     np.testing.assert_allclose(gw, x64.T @ dz, **sum_tolerance(dtype, n))
     np.testing.assert_allclose(gb, dz.astype(np.float64).sum(axis=0), **sum_tolerance(dtype, n))
     dxT = np.full((n_in, n), np.nan, dtype=dtype)
-    fm.dense_backward_input_fm(dxT, np.ascontiguousarray(dz.T), w)
+    fm.dense_backward_input_fm(dxT, np.ascontiguousarray(dz.T), w, False)
     np.testing.assert_allclose(dxT.T, dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))
+    fm.dense_backward_input_fm(dxT, np.ascontiguousarray(dz.T), w, True)
+    np.testing.assert_allclose(dxT.T, 2 * dz.astype(np.float64) @ w64.T, **sum_tolerance(dtype, n_out))

@@ -165,7 +165,7 @@ def test_repeated_fits_reuse_work_buffers_without_changing_results(sizes, activa
 
 
 def test_large_work_buffers_are_not_kept_after_fit(rng, monkeypatch):
-    monkeypatch.setattr(fastbp.model, "KEPT_WORKSPACE_BYTES", 1000)
+    monkeypatch.setattr(fastbp.sequential, "KEPT_WORKSPACE_BYTES", 1000)
     net = fastbp.MLP([5, 8, 1], seed=0)
     net.fit(rng.normal(size=(100, 5)), rng.normal(size=100), epochs=1)
     assert "_kept_workspace" not in net.__dict__

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp.kernels import network
+from fastbp.kernels import network, table
 from fastbp.workspace import Workspace, chunk_rows_for
 
 
@@ -17,22 +17,23 @@ def _chunked_and_serial(net, X, y, rows, chunk_rows, drop_key, shuffle, rng, sw=
     order = rng.permutation(n).astype(np.int64) if shuffle else np.empty(0, np.int64)
     start = 3
     n_targets = 0 if labels.size else y2d.shape[1]
-    sizes, w_off, b_off, acts = net._net_args()
-    ws = Workspace(net.layout, rows, net.dtype, dropout=True, gather=True, n_targets=n_targets,
+    mode = table.TRAIN | table.DROPOUT_ON
+    ws = Workspace(net.plan, rows, net.dtype, training=True, gather=True, n_targets=n_targets,
                    chunk_rows=chunk_rows, weighted=sw.size > 0)  # fmt: skip
     grad = np.empty_like(net.params)
-    loss = network.chunked_loss_gradient(
-        net.params, grad, ws.chunk_grads, ws.chunk_loss, sizes, w_off, b_off, acts, net._drop, ws.act_off,
-        net._loss_code, net.alpha, X, y2d, labels, sw, order, start, rows, shuffle, chunk_rows,
-        ws.yb, ws.lb, ws.wb, ws.zbuf, ws.abuf, ws.hbuf, ws.dbuf, ws.dbuf2, ws.xtbuf, ws.tbuf, drop_key,
+    loss, _ = network.loss_gradient_parallel(
+        net._net(), grad, table.Data(X, y2d, labels, sw), ws.bundle(order),
+        table.Batch(start, rows, shuffle, drop_key, mode, False),
     )  # fmt: skip
     index = order[start : start + rows] if shuffle else np.arange(start, start + rows)
-    batch_y = labels[index] if labels.size else y2d[index]
-    serial_ws = Workspace(net.layout, rows, net.dtype, dropout=True)
+    batch = (X[index], labels[index] if labels.size else y2d[index], sw[index] if sw.size else sw)
+    _, by, blabels = net._check_xy(batch[0], batch[1])
+    serial_ws = Workspace(net.plan, rows, net.dtype, training=True)
     serial_grad = np.empty_like(net.params)
-    batch_w = sw[index] if sw.size else sw
-    serial_loss = net._loss_grad_into(X[index], *net._check_xy(X[index], batch_y)[1:], batch_w, serial_grad,
-                                      serial_ws, net._drop, drop_key)  # fmt: skip
+    serial_loss, _ = network.loss_gradient(
+        net._net(), serial_grad, table.Data(batch[0], by, blabels, batch[2]),
+        serial_ws.bundle(np.empty(0, np.int64)), table.Batch(0, rows, False, drop_key, mode, True),
+    )  # fmt: skip
     return loss, grad, serial_loss, serial_grad
 
 
@@ -52,7 +53,7 @@ def test_chunked_gradient_equals_one_serial_pass(loss, n_out, shuffle, weighted,
 
 
 def test_chunk_split_depends_on_the_network_and_batch_only():
-    narrow, wide = fastbp.MLP([4, 32, 16, 4]).layout, fastbp.MLP([64, 64, 10]).layout
+    narrow, wide = fastbp.MLP([4, 32, 16, 4]).plan, fastbp.MLP([64, 64, 10]).plan
     assert chunk_rows_for(narrow, 10_000) == 157  # 64 chunks
     assert chunk_rows_for(narrow, 64) == 32
     assert chunk_rows_for(narrow, 63) == 0  # fewer than two chunks: one serial pass
@@ -101,16 +102,16 @@ def test_omp_num_threads_lowers_the_default(monkeypatch):
 
 def test_fit_on_the_chunked_path_matches_the_serial_path(rng, monkeypatch):
     """Whole fits (shuffle, dropout, one-hot targets, a short last batch) agree across the two paths."""
-    from fastbp import model
+    from fastbp import sequential
 
     X = rng.normal(size=(1001, 4))
     y = np.eye(3)[rng.integers(0, 3, size=1001)]
     chunked = fastbp.MLP([4, 16, 8, 3], activation="tanh", loss="cross_entropy", dropout=0.2,
                          dtype="float64", seed=1)  # fmt: skip
     serial = chunked.copy()
-    assert chunk_rows_for(chunked.layout, 200) > 0
+    assert chunk_rows_for(chunked.plan, 200) > 0
     hist_chunked = chunked.fit(X, y, epochs=3, batch_size=200)
-    monkeypatch.setattr(model, "chunk_rows_for", lambda layout, rows: 0)
+    monkeypatch.setattr(sequential, "chunk_rows_for", lambda plan, rows: 0)
     hist_serial = serial.fit(X, y, epochs=3, batch_size=200)
     np.testing.assert_allclose(chunked.params, serial.params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(hist_chunked.loss, hist_serial.loss, rtol=1e-10)

@@ -3,8 +3,9 @@
 tanh uses a vectorisable approximation in float32 (``fastbp.kernels.fastmath``)
 and libm in float64.
 
-Each activation has a small integer code so that a whole network's activations
-travel into compiled code as one ``int64`` array.  The kernels work on flat
+Each activation has a small integer code, the CODE column of its op in the
+network's table (``table.py``).  A new activation is one forward/backward
+pair of loops here, its code and its entry in ``CODES``.  The kernels work on flat
 1-D arrays (a layer's ``(rows, width)`` block viewed as one vector); the branch
 on the code sits outside the element loop so the loop can vectorise.
 """
@@ -14,7 +15,9 @@ import math
 from numba import prange
 
 from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
+from .blocks import add_into, delta, output, source
 from .fastmath import tanh
+from .table import ACC_IN, CODE, IN, N_OUT, OUT
 
 IDENTITY = 0
 RELU = 1
@@ -26,21 +29,22 @@ TANH = 6
 SOFTPLUS = 7
 SILU = 8
 
-CODES = {
-    "identity": IDENTITY,
-    "relu": RELU,
-    "leaky_relu": LEAKY_RELU,
-    "elu": ELU,
-    "gelu": GELU,
-    "sigmoid": SIGMOID,
-    "tanh": TANH,
-    "softplus": SOFTPLUS,
-    "silu": SILU,
+# The registry: name -> (code, class name in fastbp.layers, whether the
+# weights before it are drawn with He (Kaiming) scaling rather than Glorot's).
+ACTIVATIONS = {
+    "identity": (IDENTITY, "Identity", False),
+    "relu": (RELU, "ReLU", True),
+    "leaky_relu": (LEAKY_RELU, "LeakyReLU", True),
+    "elu": (ELU, "ELU", True),
+    "gelu": (GELU, "GELU", True),
+    "sigmoid": (SIGMOID, "Sigmoid", False),
+    "tanh": (TANH, "Tanh", False),
+    "softplus": (SOFTPLUS, "Softplus", False),
+    "silu": (SILU, "SiLU", True),
 }
+CODES = {name: entry[0] for name, entry in ACTIVATIONS.items()}
 NAMES = {code: name for name, code in CODES.items()}
-
-# Activations after which weights are drawn with He (Kaiming) scaling.
-RELU_LIKE = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu"})
+RELU_LIKE = frozenset(name for name, entry in ACTIVATIONS.items() if entry[2])
 
 LEAKY_SLOPE = 0.01
 SOFTPLUS_THRESHOLD = 20.0  # softplus(z) is z above this, as in torch.nn.Softplus
@@ -96,39 +100,40 @@ def _forward(code, z, a):
             a[i] = z[i] * sigmoid(z[i])
 
 
-def _backward(code, z, a, g):
-    """g[i] *= f'(z[i]) in place; ``a`` holds f(z) for the activations that reuse it."""
+def _backward(code, z, a, g, dx):
+    """dx[i] = g[i] * f'(z[i]); ``a`` holds f(z) for the activations that reuse it.  ``dx`` may be ``g``."""
     n = z.size
     if code == IDENTITY:
-        return
-    if code == RELU:
         for i in prange(n):
-            g[i] = g[i] if z[i] > 0 else 0.0
+            dx[i] = g[i]
+    elif code == RELU:
+        for i in prange(n):
+            dx[i] = g[i] if z[i] > 0 else 0.0
     elif code == LEAKY_RELU:
         for i in prange(n):
-            g[i] = g[i] if z[i] > 0 else LEAKY_SLOPE * g[i]
+            dx[i] = g[i] if z[i] > 0 else LEAKY_SLOPE * g[i]
     elif code == ELU:
         for i in prange(n):
-            g[i] = g[i] if z[i] > 0 else g[i] * (a[i] + 1.0)
+            dx[i] = g[i] if z[i] > 0 else g[i] * (a[i] + 1.0)
     elif code == GELU:
         for i in prange(n):
             x = z[i]
             cdf = 0.5 * (1.0 + math.erf(x * INV_SQRT2))
             pdf = INV_SQRT_2PI * math.exp(-0.5 * x * x)
-            g[i] = g[i] * (cdf + x * pdf)
+            dx[i] = g[i] * (cdf + x * pdf)
     elif code == SIGMOID:
         for i in prange(n):
-            g[i] = g[i] * a[i] * (1.0 - a[i])
+            dx[i] = g[i] * a[i] * (1.0 - a[i])
     elif code == TANH:
         for i in prange(n):
-            g[i] = g[i] * (1.0 - a[i] * a[i])
+            dx[i] = g[i] * (1.0 - a[i] * a[i])
     elif code == SOFTPLUS:
         for i in prange(n):
-            g[i] = g[i] if z[i] > SOFTPLUS_THRESHOLD else g[i] * sigmoid(z[i])
+            dx[i] = g[i] if z[i] > SOFTPLUS_THRESHOLD else g[i] * sigmoid(z[i])
     elif code == SILU:
         for i in prange(n):
             s = sigmoid(z[i])
-            g[i] = g[i] * s * (1.0 + z[i] * (1.0 - s))
+            dx[i] = g[i] * s * (1.0 + z[i] * (1.0 - s))
 
 
 forward_serial, forward_parallel = jit_serial_and_parallel(_forward)
@@ -145,9 +150,33 @@ def activation_forward(code, z, a):
 
 
 @jit
-def activation_backward(code, z, a, g):
-    """Multiply the upstream gradient ``g`` (1-D, length n) in place by f'(z)."""
+def activation_backward(code, z, a, g, dx):
+    """dx = g * f'(z), all 1-D of length n; ``dx`` may be ``g`` (in place)."""
     if z.size >= PARALLEL_MIN_ELEMENTS:
-        backward_parallel(code, z, a, g)
+        backward_parallel(code, z, a, g, dx)
     else:
-        backward_serial(code, z, a, g)
+        backward_serial(code, z, a, g, dx)
+
+
+@jit
+def forward(net, op, ch):
+    """The activation op ``op`` on one chunk (elementwise: the storage order does not matter)."""
+    row = net.ops[op]
+    n = row[N_OUT]
+    activation_forward(row[CODE], source(ch, row[IN], n), output(ch, row[OUT], n))
+
+
+@jit
+def backward(net, op, ch):
+    """The input's delta of the activation op ``op``: the output's delta times f'(z)."""
+    row = net.ops[op]
+    if row[IN] < 0:
+        return  # on the network's input: nothing to pass back
+    n = row[N_OUT]
+    g = delta(ch, row[OUT], n)
+    z, a = source(ch, row[IN], n), output(ch, row[OUT], n)
+    if row[ACC_IN]:
+        activation_backward(row[CODE], z, a, g, g)
+        add_into(delta(ch, row[IN], n), g)
+    else:
+        activation_backward(row[CODE], z, a, g, delta(ch, row[IN], n))

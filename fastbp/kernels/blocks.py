@@ -1,25 +1,52 @@
-"""Where a layer's block lives in a work buffer, shared by the row-major and feature-major passes."""
+"""Where an op's blocks live in the work buffers: the one place that computes a block's slice.
+
+A block of per-row offset ``off`` and width ``width`` holds ``width * rows``
+values at ``off * rows``; it is read as (rows, width) in a row-major pass and
+as (width, rows) in a feature-major one.  An input offset of -1 is the pass's
+input ``x``.
+"""
 
 from .._jit import jit
 
 
 @jit
-def block(buf, act_off, layer, rows, width):
-    """Layer ``layer``'s ``rows * width`` values in ``buf`` (1-D)."""
-    start = act_off[layer]
-    return buf[start : start + rows * width]
+def source(ch, off, width):
+    """The input block of an op (1-D): ``x`` when ``off`` is -1."""
+    if off < 0:
+        return ch.x[: ch.rows * width]
+    return ch.acts[off * ch.rows : (off + width) * ch.rows]
 
 
 @jit
-def layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, feature_major):
-    """The input of ``layer``: ``x`` for the first, else the previous layer's activations.
+def output(ch, off, width):
+    """The output block at ``off`` (1-D)."""
+    return ch.acts[off * ch.rows : (off + width) * ch.rows]
 
-    Activations after dropout when that layer has it.  The block is shaped
-    (rows, width), or (width, rows) when ``feature_major``.
-    """
-    if layer == 0:
-        return x
-    width = sizes[layer]
-    source = hbuf if drop[layer - 1] > 0.0 else abuf
-    flat = block(source, act_off, layer - 1, rows, width)
-    return flat.reshape(width, rows) if feature_major else flat.reshape(rows, width)
+
+@jit
+def delta(ch, off, width):
+    """The gradient of the block at ``off`` (1-D)."""
+    return ch.deltas[off * ch.rows : (off + width) * ch.rows]
+
+
+@jit
+def matrix(flat, ch, width):
+    """``flat`` as (rows, width), or (width, rows) in a feature-major pass."""
+    if ch.fm:
+        return flat.reshape(width, ch.rows)
+    return flat.reshape(ch.rows, width)
+
+
+@jit
+def param_block(params, start, length):
+    """``length`` parameters from ``start``; empty when ``start`` is -1 (no bias)."""
+    if start < 0:
+        return params[:0]
+    return params[start : start + length]
+
+
+@jit
+def add_into(dst, src):
+    """dst += src, both 1-D of one length."""
+    for i in range(dst.size):
+        dst[i] += src[i]

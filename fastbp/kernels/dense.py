@@ -1,6 +1,6 @@
 """Dense (fully connected) layer: ``z = x @ w + b`` and its gradients.
 
-Two implementations of each product, chosen per call by ``blas``:
+Three implementations of each product, chosen per call by the pass:
 
 - BLAS ``gemm`` through numba's ``np.dot`` (scipy's BLAS) for large layers.
   Never called inside a ``prange``, so a threaded BLAS never runs inside
@@ -13,6 +13,8 @@ Two implementations of each product, chosen per call by ``blas``:
 import numpy as np
 
 from .._jit import jit
+from .blocks import delta, matrix, output, param_block, source
+from .table import ACC_IN, BIAS, IN, N_IN, N_OUT, OUT, PARAM
 
 # Measured: even at 32x10x5 a BLAS call is no slower than the loops, and from
 # 64x64x64 up it is 3-9x faster, so BLAS is used wherever the caller allows it.
@@ -45,7 +47,7 @@ def piece_rows(n, n_in, n_out):
 def dense_forward(z, x, w, b, blas):
     """z = x @ w + b.
 
-    z : (n, out), written.  x : (n, in).  w : (in, out).  b : (out,).
+    z : (n, out), written.  x : (n, in).  w : (in, out).  b : (out,), or empty for no bias.
     """
     n, n_out = z.shape
     n_in = x.shape[1]
@@ -53,13 +55,14 @@ def dense_forward(z, x, w, b, blas):
         step = piece_rows(n, n_in, n_out)
         for r in range(0, n, step):
             np.dot(x[r : r + step], w, z[r : r + step])
-        for i in range(n):
-            for j in range(n_out):
-                z[i, j] += b[j]
+        if b.size:
+            for i in range(n):
+                for j in range(n_out):
+                    z[i, j] += b[j]
         return
     for i in range(n):
         for j in range(n_out):
-            z[i, j] = b[j]
+            z[i, j] = b[j] if b.size else 0.0
         for k in range(n_in):
             xik = x[i, k]
             for j in range(n_out):
@@ -77,10 +80,11 @@ def dense_backward_params(dz, x, gw, gb, blas, scratch):
     """
     n, n_out = dz.shape
     n_in = x.shape[1]
-    gb[:] = 0.0
-    for i in range(n):
-        for j in range(n_out):
-            gb[j] += dz[i, j]
+    if gb.size:
+        gb[:] = 0.0
+        for i in range(n):
+            for j in range(n_out):
+                gb[j] += dz[i, j]
     if blas:
         step = piece_rows(n, n_in, n_out)
         if step == n or scratch.size < n_in * n_out:
@@ -103,17 +107,23 @@ def dense_backward_params(dz, x, gw, gb, blas, scratch):
 
 
 @jit
-def dense_backward_input(dx, dz, w, blas):
-    """Gradient w.r.t. the layer input: dx = dz @ w.T.
+def dense_backward_input(dx, dz, w, blas, accumulate, scratch):
+    """Gradient w.r.t. the layer input: dx = dz @ w.T, or dx += dz @ w.T when ``accumulate``.
 
-    dx : (n, in), written.  dz : (n, out).  w : (in, out).
+    dx : (n, in).  dz : (n, out).  w : (in, out).
+    scratch : 1-D, at least n * in elements when ``accumulate`` and ``blas``.
     """
     n, n_in = dx.shape
     n_out = dz.shape[1]
     if blas:
+        target = scratch[: n * n_in].reshape(n, n_in) if accumulate else dx
         step = piece_rows(n, n_in, n_out)
         for r in range(0, n, step):
-            np.dot(dz[r : r + step], w.T, dx[r : r + step])
+            np.dot(dz[r : r + step], w.T, target[r : r + step])
+        if accumulate:
+            for i in range(n):
+                for k in range(n_in):
+                    dx[i, k] += target[i, k]
         return
     zero = dx.dtype.type(0)  # accumulate in the arrays' precision, as BLAS does
     for i in range(n):
@@ -121,4 +131,99 @@ def dense_backward_input(dx, dz, w, blas):
             s = zero
             for j in range(n_out):
                 s += dz[i, j] * w[k, j]
-            dx[i, k] = s
+            dx[i, k] = dx[i, k] + s if accumulate else s
+
+
+@jit
+def dense_forward_fm(zT, xT, w, b):
+    """zT = (x @ w + b).T.  zT : (out, r), written.  xT : (in, r).  w : (in, out).  b : (out,) or empty."""
+    n_out, rows = zT.shape
+    n_in = xT.shape[0]
+    for j in range(n_out):
+        zj = zT[j]
+        bj = b[j] if b.size else zT.dtype.type(0)
+        for i in range(rows):
+            zj[i] = bj
+        for k in range(n_in):
+            wkj = w[k, j]
+            xk = xT[k]
+            for i in range(rows):
+                zj[i] += wkj * xk[i]
+
+
+@jit
+def dense_backward_params_fm(dzT, xT, gw, gb):
+    """gw = x.T @ dz and gb = column sums of dz, overwritten.  dzT : (out, r).  xT : (in, r)."""
+    n_out, rows = dzT.shape
+    n_in = xT.shape[0]
+    zero = gw.dtype.type(0)
+    if gb.size:
+        for j in range(n_out):
+            dj = dzT[j]
+            s = zero
+            for i in range(rows):
+                s += dj[i]
+            gb[j] = s
+    for k in range(n_in):
+        xk = xT[k]
+        for j in range(n_out):
+            dj = dzT[j]
+            s = zero
+            for i in range(rows):
+                s += xk[i] * dj[i]
+            gw[k, j] = s
+
+
+@jit
+def dense_backward_input_fm(dxT, dzT, w, accumulate):
+    """dxT = (dz @ w.T).T, or += when ``accumulate``.  dxT : (in, r).  dzT : (out, r).  w : (in, out)."""
+    n_in, rows = dxT.shape
+    n_out = dzT.shape[0]
+    for k in range(n_in):
+        dk = dxT[k]
+        if not accumulate:
+            for i in range(rows):
+                dk[i] = 0.0
+        for j in range(n_out):
+            wkj = w[k, j]
+            dj = dzT[j]
+            for i in range(rows):
+                dk[i] += wkj * dj[i]
+
+
+@jit
+def forward(net, op, ch):
+    """The dense op ``op`` of ``net`` on one chunk: its output block = input @ W + b."""
+    row = net.ops[op]
+    n_in, n_out = row[N_IN], row[N_OUT]
+    w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
+    b = param_block(net.params, row[BIAS], n_out)
+    x = matrix(source(ch, row[IN], n_in), ch, n_in)
+    z = matrix(output(ch, row[OUT], n_out), ch, n_out)
+    if ch.fm:
+        dense_forward_fm(z, x, w, b)
+    else:
+        dense_forward(z, x, w, b, ch.blas)
+
+
+@jit
+def backward(net, op, ch):
+    """Gradients of the dense op ``op``: W and b into the chunk's gradient, then the input's delta."""
+    row = net.ops[op]
+    n_in, n_out = row[N_IN], row[N_OUT]
+    dz = matrix(delta(ch, row[OUT], n_out), ch, n_out)
+    x = matrix(source(ch, row[IN], n_in), ch, n_in)
+    gw = ch.grad[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
+    gb = param_block(ch.grad, row[BIAS], n_out)
+    if ch.fm:
+        dense_backward_params_fm(dz, x, gw, gb)
+    else:
+        dense_backward_params(dz, x, gw, gb, ch.blas, ch.scratch)
+    if row[IN] < 0:
+        return  # the network's input: no gradient needed
+    w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
+    dx = matrix(delta(ch, row[IN], n_in), ch, n_in)
+    if ch.fm:
+        dense_backward_input_fm(dx, dz, w, row[ACC_IN] != 0)
+    else:
+        dense_backward_input(dx, dz, w, ch.blas, row[ACC_IN] != 0, ch.scratch)

@@ -54,8 +54,12 @@ def weight_sum(w, rows):
 
 
 @jit
-def loss_and_delta(code, out, y, labels, w, delta, want_delta):
-    """Mean loss of a batch and, if ``want_delta``, its gradient w.r.t. ``out``.
+def loss_and_delta(code, out, y, labels, w, delta, want_delta, norm):
+    """Loss of a batch's rows, ``sum(w_i * loss_i) / norm``; with ``want_delta`` its gradient w.r.t. out.
+
+    ``norm`` is the weight sum of the whole batch (``weight_sum``): a batch
+    split into chunks passes each chunk its batch's norm, so the chunks'
+    losses and gradients add up to the batch's.
 
     out : (n, k) logits (or, for regression losses, the output activation).
     y : (n, k) float targets, or empty when ``labels`` is used.
@@ -67,7 +71,6 @@ def loss_and_delta(code, out, y, labels, w, delta, want_delta):
     n, k = out.shape
     total = 0.0
     weighted = w.shape[0] > 0
-    norm = weight_sum(w, n)
     inv_norm = 1.0 / norm if norm > 0.0 else 0.0
     if code == CROSS_ENTROPY:
         use_labels = labels.shape[0] > 0

@@ -1,17 +1,27 @@
-"""Whole-network passes: forward, backward, one training step, one epoch, predict.
+"""Whole-network passes: one forward and one backward walk over the op table, one epoch, predict.
 
-A network travels into compiled code as plain arrays:
+A network travels into compiled code as a ``table.Net`` bundle: the op table
+(``fastbp.plan`` builds it), the flat ``params`` and ``buffers``.  Each op
+kind has its forward/backward pair in its own module (dense, activations,
+dropout, layer_norm, batch_norm, residual); ``forward_op`` and
+``backward_op`` dispatch on the kind, and are the only code that walks a
+network.
 
-- ``params`` (P,) every weight and bias, carved by ``w_off``/``b_off``/``sizes``
-  (see ``fastbp.layout.Layout``);
-- ``acts`` (L,) activation code of each layer's output (the last one is the
-  regression output activation; cross-entropy losses apply theirs in the loss);
-- ``drop`` (L,) dropout rate after each layer (the last is always 0);
-- work buffers ``zbuf`` (pre-activations), ``abuf`` (activations) and
-  ``hbuf`` (activations after dropout), each holding every layer's
-  ``(rows, width)`` block at ``act_off[l]``, and two delta buffers of
-  ``rows * max(sizes)`` elements.  They are allocated once per fit (and kept
-  for the next fit of the model when it needs the same ones).
+How a pass runs is a property of the pass, not of the network:
+
+- serially, as one row-major chunk of the whole batch, with BLAS for the
+  products (``loss_gradient``), or
+- as parallel feature-major chunks for narrow layers
+  (``loss_gradient_parallel``): each chunk of rows runs the same ops on its
+  own slices of the work buffers and writes its own gradient, and the chunk
+  gradients are summed in chunk order afterwards.  The split depends only on
+  the batch size, so the result is the same, bit for bit, for any number of
+  threads.
+
+Both come from one source (``_loss_gradient``).  A batch norm in training
+needs statistics over the whole batch, so it is a barrier: the chunks stop
+there, a serial reduction over their partial sums finishes the statistics,
+and the chunks go on.
 """
 
 import math
@@ -19,339 +29,312 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import jit, jit_parallel
-from .activations import activation_backward, activation_forward
-from .blocks import block, layer_input
-from .dense import dense_backward_input, dense_backward_params, dense_forward
-from .feature_major import gather_fm, loss_gradient_fm
+from .._jit import jit, jit_serial_and_parallel, jit_with_globals
+from . import activations, batch_norm, dense, dropout, layer_norm, residual
+from .blocks import delta, output
 from .losses import loss_and_delta, output_transform, weight_sum
 from .optimizers import optimizer_update
-from .random import mix, uniform
+from .random import mix
+from .table import (
+    ACTIVATION,
+    BATCH_NORM,
+    DENSE,
+    DROPOUT,
+    KIND,
+    LAYER_NORM,
+    N_IN,
+    N_OUT,
+    OUT,
+    PARAM,
+    RESIDUAL,
+    TRAIN,
+    Batch,
+    Chunk,
+)
 
 OK = 0
 NONFINITE_LOSS = 1
 NONFINITE_GRAD = 2
 CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by the norm plus this
+X_OFFSET = 0  # per-row offset of a gathered input block in the work buffers (see fastbp.plan)
 
 
 @jit
-def forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key, row0, blas):
-    """Forward pass of ``rows = x.shape[0]`` rows; returns the output block (rows, sizes[-1]).
-
-    Dropout is applied where ``drop[l] > 0`` (pass zeros in evaluation).  The
-    mask of row ``r`` is drawn from ``drop_key`` and the row's index in its
-    batch, ``row0 + r``, so it does not depend on how a batch is split.
-    ``blas`` allows BLAS for the products (never inside a parallel region).
-    """
-    rows = x.shape[0]
-    n_layers = sizes.size - 1
-    for layer in range(n_layers):
-        n_in, n_out = sizes[layer], sizes[layer + 1]
-        w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
-        b = params[b_off[layer] : b_off[layer] + n_out]
-        inp = layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, False)
-        z = block(zbuf, act_off, layer, rows, n_out)
-        dense_forward(z.reshape(rows, n_out), inp, w, b, blas)
-        a = block(abuf, act_off, layer, rows, n_out)
-        activation_forward(acts[layer], z, a)
-        if drop[layer] > 0.0:
-            _dropout(
-                block(hbuf, act_off, layer, rows, n_out), a, drop[layer], mix(drop_key, layer), row0 * n_out
-            )
-    n_out = sizes[n_layers]
-    return block(abuf, act_off, n_layers - 1, rows, n_out).reshape(rows, n_out)
+def forward_op(net, op, ch):
+    """Run op ``op`` of ``net`` forward on one chunk."""
+    kind = net.ops[op, KIND]
+    if kind == DENSE:
+        dense.forward(net, op, ch)
+    elif kind == ACTIVATION:
+        activations.forward(net, op, ch)
+    elif kind == DROPOUT:
+        dropout.forward(net, op, ch)
+    elif kind == LAYER_NORM:
+        layer_norm.forward(net, op, ch)
+    elif kind == BATCH_NORM:
+        batch_norm.forward(net, op, ch)
+    elif kind == RESIDUAL:
+        residual.forward(net, op, ch)
 
 
 @jit
-def _dropout(out, a, rate, layer_key, first):
-    """out = a * mask / (1 - rate): inverted dropout; element i's draw is counter ``first + i``."""
-    keep_scale = 1.0 / (1.0 - rate)
-    for i in range(a.size):
-        out[i] = a[i] * keep_scale if uniform(layer_key, first + i) >= rate else 0.0
+def backward_op(net, op, ch):
+    """Run op ``op`` backward: its parameters' gradient into ``ch.grad``, its input's delta."""
+    kind = net.ops[op, KIND]
+    if kind == DENSE:
+        dense.backward(net, op, ch)
+    elif kind == ACTIVATION:
+        activations.backward(net, op, ch)
+    elif kind == DROPOUT:
+        dropout.backward(net, op, ch)
+    elif kind == LAYER_NORM:
+        layer_norm.backward(net, op, ch)
+    elif kind == BATCH_NORM:
+        batch_norm.backward(net, op, ch)
+    elif kind == RESIDUAL:
+        residual.backward(net, op, ch)
 
 
 @jit
-def backward(
-    params,
-    grad,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    drop,
-    act_off,
-    x,
-    zbuf,
-    abuf,
-    hbuf,
-    dbuf,
-    dbuf2,
-    drop_key,
-    row0,
-    blas,
-):
-    """Backward pass; on entry ``dbuf`` holds dL/d(output) as a (rows, sizes[-1]) block.
+def barrier_after(net, op, mode):
+    """The first op after ``op`` that needs the whole batch (a batch norm in training), or n_ops."""
+    n_ops = net.ops.shape[0]
+    if not mode & TRAIN:
+        return n_ops
+    for i in range(op + 1, n_ops):
+        if net.ops[i, KIND] == BATCH_NORM:
+            return i
+    return n_ops
 
-    Overwrites every entry of ``grad``.  The hidden-layer rule is
-    delta_l = (delta_{l+1} @ W_{l+1}.T) * f'(z_l): the next layer's bias does
-    not enter it.  Dropout masks are drawn again from ``drop_key``.
-    """
-    rows = x.shape[0]
-    n_layers = sizes.size - 1
-    cur = dbuf
-    other = dbuf2
-    top = n_layers - 1
-    n_top = sizes[n_layers]
-    activation_backward(
-        acts[top],
-        block(zbuf, act_off, top, rows, n_top),
-        block(abuf, act_off, top, rows, n_top),
-        cur[: rows * n_top],
-    )
-    for layer in range(top, -1, -1):
-        n_in, n_out = sizes[layer], sizes[layer + 1]
-        dz = cur[: rows * n_out].reshape(rows, n_out)
-        inp = layer_input(x, abuf, hbuf, act_off, sizes, drop, layer, rows, False)
-        gw = grad[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
-        gb = grad[b_off[layer] : b_off[layer] + n_out]
-        dense_backward_params(dz, inp, gw, gb, blas, other)  # other is free until dx is written
-        if layer == 0:
-            break
-        w = params[w_off[layer] : w_off[layer] + n_in * n_out].reshape(n_in, n_out)
-        dx = other[: rows * n_in]
-        dense_backward_input(dx.reshape(rows, n_in), dz, w, blas)
-        below = layer - 1
-        if drop[below] > 0.0:
-            _dropout(dx, dx, drop[below], mix(drop_key, below), row0 * n_in)
-        activation_backward(
-            acts[below],
-            block(zbuf, act_off, below, rows, n_in),
-            block(abuf, act_off, below, rows, n_in),
-            dx,
+
+@jit
+def barrier_before(net, op, mode):
+    """The last op before ``op`` that needs the whole batch, or -1."""
+    if not mode & TRAIN:
+        return -1
+    for i in range(op - 1, -1, -1):
+        if net.ops[i, KIND] == BATCH_NORM:
+            return i
+    return -1
+
+
+@jit
+def _chunk(net, grad, data, work, batch, c, chunk_rows):
+    """Chunk ``c`` of a pass: its slices of the work buffers, its input and its gradient."""
+    rows = min(chunk_rows, batch.rows - c * chunk_rows)
+    span = net.row_width * chunk_rows
+    acts = work.acts[c * span : c * span + net.row_width * rows]
+    deltas = work.deltas[c * span : c * span + net.row_width * rows]
+    n_in = data.x.shape[1]
+    fm = work.chunk_rows > 0
+    if fm or batch.shuffle:  # gathered into the chunk's input block
+        x = acts[X_OFFSET * rows : (X_OFFSET + n_in) * rows]
+    else:
+        x = data.x.reshape(data.x.size)[batch.start * n_in : (batch.start + rows) * n_in]
+    g = work.chunk_grads[c] if fm else grad
+    return Chunk(
+        acts, deltas, x, g, work.partials[c], work.stats, rows, c * chunk_rows, batch.rows, fm, batch.blas,
+        batch.mode, batch.key, work.scratch,
+    )  # fmt: skip
+
+
+@jit
+def gather_fm(x, order, shuffle, start, lo, hi, xT):
+    """xT[k, i] = x[row, k] for the batch rows lo..hi (through ``order`` when ``shuffle``)."""
+    for i in range(hi - lo):
+        src = order[start + lo + i] if shuffle else start + lo + i
+        for k in range(x.shape[1]):
+            xT[k, i] = x[src, k]
+
+
+@jit
+def _gather(data, work, batch, ch):
+    """Copy the chunk's rows of x into its input block: transposed when feature-major, else when shuffled."""
+    n_in = data.x.shape[1]
+    lo = ch.row0
+    block = ch.acts[
+        X_OFFSET * ch.rows : (X_OFFSET + n_in) * ch.rows
+    ]  # ch.x, writable even when data.x is not
+    if ch.fm:
+        gather_fm(
+            data.x, work.order, batch.shuffle, batch.start, lo, lo + ch.rows, block.reshape(n_in, ch.rows)
         )
-        cur, other = other, cur
+    elif batch.shuffle:
+        # element loops: a slice assignment per row costs more than copying the row
+        for k in range(ch.rows):
+            src = work.order[batch.start + lo + k]
+            for j in range(n_in):
+                block[k * n_in + j] = data.x[src, j]
 
 
 @jit
-def l2_penalty(params, grad, sizes, w_off, alpha, norm):
+def target_rows(data, start, stop):
+    """Targets and row weights of the data rows ``start..stop`` as ``(y, labels, w)`` slices.
+
+    Of ``y`` and ``labels`` the unused one comes back empty, and so does ``w``
+    when the rows carry no weights.
+    """
+    use_labels = data.labels.shape[0] > 0
+    y = data.y[start:stop] if not use_labels else data.y[:0]
+    labels = data.labels[start:stop] if use_labels else data.labels[:0]
+    w = data.sw[start:stop] if data.sw.shape[0] > 0 else data.sw[:0]
+    return y, labels, w
+
+
+@jit
+def batch_targets(data, work, batch, lo, hi):
+    """``target_rows`` of the batch rows ``lo..hi``; shuffled, row ``k`` of the batch is data
+    row ``order[start + k]``, gathered into row ``k`` of ``work.yb`` or ``work.lb`` (and ``work.wb``)."""
+    if not batch.shuffle:
+        return target_rows(data, batch.start + lo, batch.start + hi)
+    use_labels = data.labels.shape[0] > 0
+    weighted = data.sw.shape[0] > 0
+    for k in range(lo, hi):
+        src = work.order[batch.start + k]
+        if use_labels:
+            work.lb[k] = data.labels[src]
+        else:
+            for j in range(data.y.shape[1]):
+                work.yb[k, j] = data.y[src, j]
+        if weighted:
+            work.wb[k] = data.sw[src]
+    return (
+        (work.yb[lo:hi] if not use_labels else work.yb[:0]),
+        (work.lb[lo:hi] if use_labels else work.lb[:0]),
+        (work.wb[lo:hi] if weighted else work.wb[:0]),
+    )
+
+
+@jit
+def _output_loss(net, data, work, batch, ch, norm):
+    """The chunk's share of the batch loss; writes its gradient into the output's delta.
+
+    A feature-major chunk computes the loss on a row-major copy of its
+    (small) output block, in the scratch block at the end of its row
+    (``fastbp.plan``), and transposes the gradient back.
+    """
+    last = net.ops.shape[0] - 1
+    off, k = net.ops[last, OUT], net.ops[last, N_OUT]
+    rows = ch.rows
+    y, labels, w = batch_targets(data, work, batch, ch.row0, ch.row0 + rows)
+    out, d = output(ch, off, k), delta(ch, off, k)
+    if not ch.fm:
+        return loss_and_delta(
+            net.loss_code, out.reshape(rows, k), y, labels, w, d.reshape(rows, k), True, norm
+        )
+    t = net.row_width - 2 * k
+    out_rm = ch.acts[t * rows : (t + k) * rows].reshape(rows, k)
+    d_rm = ch.acts[(t + k) * rows : (t + 2 * k) * rows].reshape(rows, k)
+    out_fm, d_fm = out.reshape(k, rows), d.reshape(k, rows)
+    for j in range(k):
+        for i in range(rows):
+            out_rm[i, j] = out_fm[j, i]
+    loss = loss_and_delta(net.loss_code, out_rm, y, labels, w, d_rm, True, norm)
+    for j in range(k):
+        for i in range(rows):
+            d_fm[j, i] = d_rm[i, j]
+    return loss
+
+
+@jit
+def l2_penalty(net, grad, norm):
     """Add scikit-learn's L2 term to ``grad``: alpha * W / norm; return 0.5 * alpha * |W|^2 / norm.
 
-    ``norm`` is the batch's row count, or its weight sum with row weights
-    (scikit-learn's rule; a batch of zero weight uses its row count).
+    Dense weights only (not biases or norm scales).  ``norm`` is the batch's
+    row count, or its weight sum with row weights (scikit-learn's rule).
     """
     total = 0.0
-    scale = alpha / norm
-    for layer in range(sizes.size - 1):
-        start = w_off[layer]
-        for i in range(start, start + sizes[layer] * sizes[layer + 1]):
+    scale = net.alpha / norm
+    params = net.params
+    for op in range(net.ops.shape[0]):
+        if net.ops[op, KIND] != DENSE:
+            continue
+        start = net.ops[op, PARAM]
+        for i in range(start, start + net.ops[op, N_IN] * net.ops[op, N_OUT]):
             total += params[i] * params[i]
             grad[i] += scale * params[i]
     return 0.5 * scale * total
 
 
 @jit
-def loss_gradient(
-    params,
-    grad,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    drop,
-    act_off,
-    loss_code,
-    alpha,
-    x,
-    y,
-    labels,
-    w,
-    zbuf,
-    abuf,
-    hbuf,
-    dbuf,
-    dbuf2,
-    drop_key,
-    row0,
-    blas,
-):
-    """Mean loss of the rows of ``x`` (plus the L2 term) and its gradient into ``grad``.
+def batch_weight(sw, order, shuffle, start, rows):
+    """Row count, or weight sum, of the batch of ``rows`` rows that begins at ``start``."""
+    if sw.shape[0] == 0:
+        return float(rows)
+    total = 0.0
+    for k in range(start, start + rows):
+        total += sw[order[k]] if shuffle else sw[k]
+    return total
 
-    ``w`` holds one weight per row, or is empty (see ``losses.loss_and_delta``).
+
+def _loss_gradient(net, grad, data, work, batch):
+    """Loss of one batch (plus the L2 term) and its gradient into ``grad``; returns (loss, batch weight).
+
+    The batch is rows ``start .. start + rows`` of ``data`` (through
+    ``work.order`` when shuffled).  With ``work.chunk_rows`` > 0 it runs as
+    feature-major chunks of that many rows, each writing its own row of
+    ``work.chunk_grads``; else as one row-major chunk writing ``grad``.
+    Each stage below runs every chunk up to the next barrier.
     """
-    rows = x.shape[0]
-    out = forward(params, sizes, w_off, b_off, acts, drop, act_off, x, zbuf, abuf, hbuf, drop_key, row0, blas)
-    n_out = out.shape[1]
-    delta = dbuf[: rows * n_out].reshape(rows, n_out)
-    loss = loss_and_delta(loss_code, out, y, labels, w, delta, True)
-    backward(
-        params,
-        grad,
-        sizes,
-        w_off,
-        b_off,
-        acts,
-        drop,
-        act_off,
-        x,
-        zbuf,
-        abuf,
-        hbuf,
-        dbuf,
-        dbuf2,
-        drop_key,
-        row0,
-        blas,
-    )
-    if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, _l2_norm(w, rows))
-    return loss
-
-
-@jit
-def _l2_norm(w, rows):
-    norm = weight_sum(w, rows)
-    return norm if norm > 0.0 else float(rows)
-
-
-@jit
-def batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb):
-    """Targets and row weights of the batch rows ``lo..hi`` as ``(y, labels, w)`` views.
-
-    Of ``y`` and ``labels`` the unused one comes back empty, and so does ``w``
-    when ``sw`` is empty.  Without ``shuffle`` they are slices; with it, row
-    ``k`` of the batch is data row ``order[start + k]``, gathered into row ``k``
-    of ``yb`` or ``lb`` (and ``wb``).
-    """
-    use_labels = labels.shape[0] > 0
-    weighted = sw.shape[0] > 0
-    if not shuffle:
-        yin = y[start + lo : start + hi] if not use_labels else y[:0]
-        lin = labels[start + lo : start + hi] if use_labels else labels[:0]
-        win = sw[start + lo : start + hi] if weighted else sw[:0]
-        return yin, lin, win
-    for k in range(lo, hi):
-        src = order[start + k]
-        if use_labels:
-            lb[k] = labels[src]
-        else:
-            for j in range(y.shape[1]):
-                yb[k, j] = y[src, j]
-        if weighted:
-            wb[k] = sw[src]
-    return (
-        (yb[lo:hi] if not use_labels else yb[:0]),
-        (lb[lo:hi] if use_labels else lb[:0]),
-        (wb[lo:hi] if weighted else wb[:0]),
-    )
-
-
-@jit
-def batch_rows(x, y, labels, sw, order, shuffle, start, lo, hi, xb, yb, lb, wb):
-    """Rows ``lo..hi`` of the batch that begins at ``start``, as ``(x, y, labels, w)`` views.
-
-    Like ``batch_targets``, with the features gathered into ``xb`` when ``shuffle``.
-    """
-    yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, lo, hi, yb, lb, wb)
-    if not shuffle:
-        return x[start + lo : start + hi], yin, lin, win
-    # element loops: a slice assignment per row costs more than copying the row
-    for k in range(lo, hi):
-        src = order[start + k]
-        for j in range(x.shape[1]):
-            xb[k, j] = x[src, j]
-    return xb[lo:hi], yin, lin, win
-
-
-def _chunked_loss_gradient(
-    params,
-    grad,
-    chunk_grads,
-    chunk_loss,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    drop,
-    act_off,
-    loss_code,
-    alpha,
-    x,
-    y,
-    labels,
-    sw,
-    order,
-    start,
-    rows,
-    shuffle,
-    chunk_rows,
-    yb,
-    lb,
-    wb,
-    zbuf,
-    abuf,
-    hbuf,
-    dbuf,
-    dbuf2,
-    xtbuf,
-    tbuf,
-    drop_key,
-):
-    """``loss_gradient`` of one batch, split into chunks of ``chunk_rows`` rows run in parallel.
-
-    The batch is rows ``start .. start + rows`` of ``x`` (through ``order``
-    when ``shuffle``).  Chunk ``c`` gathers its own rows, transposed, into its
-    slice of ``xtbuf``, runs the serial feature-major passes
-    (``feature_major.py``) on its own slices of the work buffers and writes
-    its own row of ``chunk_grads``; the chunk gradients are then summed in
-    chunk order.  The split depends only on the batch size, so the result is
-    the same, bit for bit, for any number of threads.
-    """
-    n_chunks = (rows + chunk_rows - 1) // chunk_rows
-    slots = chunk_grads.shape[0]
-    chunk_weight = chunk_loss[slots:]  # chunk_loss holds each chunk's loss, then its weight
-    act_len = zbuf.size // slots
-    hid_len = hbuf.size // slots
-    delta_len = dbuf.size // slots
-    x_len = xtbuf.size // slots
-    t_len = tbuf.size // slots
-    n_in = x.shape[1]
-    for c in prange(n_chunks):
-        r0 = c * chunk_rows
-        r = min(chunk_rows, rows - r0)
-        xT = xtbuf[c * x_len : c * x_len + n_in * r].reshape(n_in, r)
-        gather_fm(x, order, shuffle, start, r0, r0 + r, xT)
-        yin, lin, win = batch_targets(y, labels, sw, order, shuffle, start, r0, r0 + r, yb, lb, wb)
-        chunk_weight[c] = weight_sum(win, r)
-        chunk_loss[c] = chunk_weight[c] * loss_gradient_fm(
-            params, chunk_grads[c], sizes, w_off, b_off, acts, drop, act_off, loss_code, xT, yin, lin, win,
-            zbuf[c * act_len : (c + 1) * act_len],
-            abuf[c * act_len : (c + 1) * act_len],
-            hbuf[c * hid_len : (c + 1) * hid_len],
-            dbuf[c * delta_len : (c + 1) * delta_len],
-            dbuf2[c * delta_len : (c + 1) * delta_len],
-            tbuf[c * t_len : (c + 1) * t_len],
-            drop_key, r0,
-        )  # fmt: skip
-    # each chunk's gradient is of its own mean loss: weight it by its share of
-    # the batch's rows (or of its weight sum)
-    norm = 0.0
-    for c in range(n_chunks):
-        norm += chunk_weight[c]
-    inv_norm = 1.0 / norm if norm > 0.0 else 0.0
+    n_ops = net.ops.shape[0]
+    chunk_rows = work.chunk_rows if work.chunk_rows > 0 else batch.rows
+    n_chunks = (batch.rows + chunk_rows - 1) // chunk_rows
+    weight = batch_weight(data.sw, work.order, batch.shuffle, batch.start, batch.rows)
+    mode = batch.mode
+    chunk_loss = work.chunk_loss  # a local name: parfors dropped the writes through work.chunk_loss[c]
+    lo = 0
+    stop = barrier_after(net, -1, mode)
+    back = barrier_before(net, n_ops, mode)
+    while True:
+        last = stop == n_ops
+        for c in prange(n_chunks):
+            ch = _chunk(net, grad, data, work, batch, c, chunk_rows)
+            if lo == 0:
+                _gather(data, work, batch, ch)
+            for op in range(lo, stop):
+                forward_op(net, op, ch)
+            if last:
+                chunk_loss[c] = _output_loss(net, data, work, batch, ch, weight)
+                for op in range(n_ops - 1, back, -1):
+                    backward_op(net, op, ch)
+                if back >= 0:
+                    batch_norm.backward_partials(net, back, ch)
+            else:
+                batch_norm.partial_mean(net, stop, ch)
+        if last:
+            break
+        batch_norm.reduce_mean(net, stop, work.stats, work.partials, n_chunks, batch.rows)
+        for c in prange(n_chunks):
+            batch_norm.partial_var(net, stop, _chunk(net, grad, data, work, batch, c, chunk_rows))
+        batch_norm.reduce_var(net, stop, work.stats, work.partials, n_chunks, batch.rows, mode)
+        lo = stop
+        stop = barrier_after(net, stop, mode)
+    grads = work.chunk_grads if work.chunk_rows > 0 else grad.reshape(1, grad.size)
+    hi = back
+    while hi >= 0:
+        batch_norm.reduce_grad(net, hi, work.stats, grads, n_chunks)
+        below = barrier_before(net, hi, mode)
+        for c in prange(n_chunks):
+            ch = _chunk(net, grad, data, work, batch, c, chunk_rows)
+            for op in range(hi, below, -1):
+                backward_op(net, op, ch)
+            if below >= 0:
+                batch_norm.backward_partials(net, below, ch)
+        hi = below
+    if work.chunk_rows > 0:
+        grad[:] = 0.0
+        for c in range(n_chunks):
+            for p in range(grad.size):
+                grad[p] += work.chunk_grads[c, p]
     loss = 0.0
-    grad[:] = 0.0
     for c in range(n_chunks):
         loss += chunk_loss[c]
-        share = chunk_weight[c] * inv_norm
-        for p in range(grad.size):
-            grad[p] += share * chunk_grads[c, p]
-    loss *= inv_norm
-    if alpha > 0.0:
-        loss += l2_penalty(params, grad, sizes, w_off, alpha, norm if norm > 0.0 else float(rows))
-    return loss
+    if net.alpha > 0.0:
+        loss += l2_penalty(net, grad, weight if weight > 0.0 else float(batch.rows))
+    return loss, weight
 
 
-chunked_loss_gradient = jit_parallel(_chunked_loss_gradient)
+loss_gradient, loss_gradient_parallel = jit_serial_and_parallel(_loss_gradient)
 
 
 @jit
@@ -375,311 +358,129 @@ def shuffled_order(order, key):
 
 
 @jit
-def _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step, loss, clip_norm):
+def _step(params, grad, optim, step, loss):
     """Apply one optimizer step if the loss and gradient are finite; return the status.
 
-    With ``clip_norm > 0`` the gradient is first scaled by
-    ``clip_norm / (norm + 1e-6)`` when that is below 1, ``norm`` being its
+    With ``optim.clip > 0`` the gradient is first scaled by
+    ``clip / (norm + 1e-6)`` when that is below 1, ``norm`` being its
     global L2 norm: ``torch.nn.utils.clip_grad_norm_``, epsilon included.
     """
     if not math.isfinite(loss):
         return NONFINITE_LOSS
     if not all_finite(grad):
         return NONFINITE_GRAD
-    if clip_norm > 0.0:
+    if optim.clip > 0.0:
         squares = 0.0
         for p in range(grad.size):
             squares += grad[p] * grad[p]
         norm = math.sqrt(squares)
-        scale = clip_norm / (norm + CLIP_EPS)
+        scale = optim.clip / (norm + CLIP_EPS)
         if scale < 1.0:
             for p in range(grad.size):
                 grad[p] *= scale
-    optimizer_update(opt_kind, opt_hyper, lr, step, params, grad, opt_state)
+    optimizer_update(optim.kind, optim.hyper, optim.lr, step, params, grad, optim.state)
     return OK
 
 
 @jit
-def train_epoch(
-    params,
-    grad,
-    opt_state,
-    opt_kind,
-    opt_hyper,
-    lr,
-    step,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    drop,
-    act_off,
-    loss_code,
-    alpha,
-    x,
-    y,
-    labels,
-    sw,
-    batch_size,
-    shuffle,
-    epoch_key,
-    clip_norm,
-    blas,
-    xb,
-    yb,
-    lb,
-    wb,
-    order,
-    zbuf,
-    abuf,
-    hbuf,
-    dbuf,
-    dbuf2,
-):
-    """One epoch of mini-batch training, all in compiled code, one serial pass per batch.
-
-    Batches are consecutive slices of ``x`` (the last one may be shorter), or
-    of a permutation of the rows drawn from ``epoch_key`` when ``shuffle``.
-    Each step is forward, mean batch loss, backward and an optimizer update;
-    the products go to BLAS when ``blas``, else to fastbp's own loops (whose
-    results do not depend on any thread setting).  ``clip_norm > 0`` clips
-    each step's gradient to that global norm.
-
-    xb, yb, lb : gather buffers for one shuffled batch (batch_size rows).
-    order : (n,) int64 scratch for the permutation.
-    step : the optimizer's update count before this epoch.
-
-    Returns ``(summed row loss, steps taken, status, failing batch index)``.
-    A step whose loss or gradient is not finite is not applied; the epoch
-    stops there with status NONFINITE_LOSS or NONFINITE_GRAD.
-    """
-    n = x.shape[0]
-    if shuffle:
-        shuffled_order(order, epoch_key)
-    total = 0.0
-    batch = 0
-    for start in range(0, n, batch_size):
-        rows = min(batch_size, n - start)
-        xin, yin, lin, win = batch_rows(x, y, labels, sw, order, shuffle, start, 0, rows, xb, yb, lb, wb)
-        loss = loss_gradient(
-            params,
-            grad,
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            drop,
-            act_off,
-            loss_code,
-            alpha,
-            xin,
-            yin,
-            lin,
-            win,
-            zbuf,
-            abuf,
-            hbuf,
-            dbuf,
-            dbuf2,
-            _batch_key(epoch_key, batch),
-            0,
-            blas,
-        )
-        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss, clip_norm)
-        if status != OK:
-            return total, batch, status, batch
-        total += loss * weight_sum(win, rows)
-        batch += 1
-    return total, batch, OK, -1
-
-
-def _train_epoch_chunked(
-    params,
-    grad,
-    opt_state,
-    opt_kind,
-    opt_hyper,
-    lr,
-    step,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    drop,
-    act_off,
-    loss_code,
-    alpha,
-    x,
-    y,
-    labels,
-    sw,
-    batch_size,
-    shuffle,
-    epoch_key,
-    clip_norm,
-    chunk_rows,
-    yb,
-    lb,
-    wb,
-    order,
-    zbuf,
-    abuf,
-    hbuf,
-    dbuf,
-    dbuf2,
-    xtbuf,
-    tbuf,
-    chunk_grads,
-    chunk_loss,
-):
-    """``train_epoch`` with each batch split into chunks of ``chunk_rows`` rows run in parallel.
-
-    ``chunk_grads`` holds one gradient per chunk and the work buffers one
-    slice per chunk (see ``chunked_loss_gradient``).  A kernel of its own:
-    calling a parallel function from the serial epoch kernel slowed that
-    kernel's small steps down by half, even when the call was not taken.
-    """
-    n = x.shape[0]
-    if shuffle:
-        shuffled_order(order, epoch_key)
-    total = 0.0
-    batch = 0
-    for start in range(0, n, batch_size):
-        rows = min(batch_size, n - start)
-        loss = chunked_loss_gradient(
-            params,
-            grad,
-            chunk_grads,
-            chunk_loss,
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            drop,
-            act_off,
-            loss_code,
-            alpha,
-            x,
-            y,
-            labels,
-            sw,
-            order,
-            start,
-            rows,
-            shuffle,
-            chunk_rows,
-            yb,
-            lb,
-            wb,
-            zbuf,
-            abuf,
-            hbuf,
-            dbuf,
-            dbuf2,
-            xtbuf,
-            tbuf,
-            _batch_key(epoch_key, batch),
-        )
-        status = _step(params, grad, opt_state, opt_kind, opt_hyper, lr, step + batch + 1, loss, clip_norm)
-        if status != OK:
-            return total, batch, status, batch
-        total += loss * _batch_weight(sw, order, shuffle, start, rows)
-        batch += 1
-    return total, batch, OK, -1
-
-
-train_epoch_chunked = jit(_train_epoch_chunked)
-
-
-@jit
-def _batch_weight(sw, order, shuffle, start, rows):
-    """Row count, or weight sum, of the batch of ``rows`` rows that begins at ``start``."""
-    if sw.shape[0] == 0:
-        return float(rows)
-    total = 0.0
-    for k in range(start, start + rows):
-        total += sw[order[k]] if shuffle else sw[k]
-    return total
-
-
-@jit
-def _batch_key(epoch_key, batch):
+def batch_key(epoch_key, batch):
     """The dropout key of one batch: distinct from the shuffle's counters."""
     return mix(epoch_key, (np.uint64(1) << np.uint64(40)) | np.uint64(batch))
 
 
-@jit
-def evaluate_loss(
-    params,
-    sizes,
-    w_off,
-    b_off,
-    acts,
-    act_off,
-    loss_code,
-    x,
-    y,
-    labels,
-    sw,
-    chunk,
-    zbuf,
-    abuf,
-    blas,
-):
-    """Mean data loss over all rows of ``x``, without dropout or the L2 term, in chunks of ``chunk`` rows."""
-    n = x.shape[0]
-    no_drop = np.zeros(sizes.size - 1)
-    total = 0.0
-    for start in range(0, n, chunk):
-        rows = min(chunk, n - start)
-        xin, yin, lin, win = batch_rows(x, y, labels, sw, labels[:0], False, start, 0, rows, x, y, labels, sw)
-        out = forward(
-            params, sizes, w_off, b_off, acts, no_drop, act_off, xin, zbuf, abuf, abuf, np.uint64(0), 0, blas
-        )
-        total += weight_sum(win, rows) * loss_and_delta(loss_code, out, yin, lin, win, out, False)
-    return total / weight_sum(sw, n)
+PASS = None  # the pass each compiled copy of _train_epoch calls (bound below)
 
 
-@jit
-def predict(params, spec, x, out, zbuf, abuf):
-    """Network outputs for every row of ``x`` into ``out`` (n, sizes[-1]).
+def _train_epoch(net, grad, optim, data, work, epoch):
+    """One epoch of mini-batch training, all in compiled code.
 
-    ``spec`` (int64) packs the network's description and the work buffers'
-    layout, as ``predict_spec`` builds it.  Rows go through in chunks of at
-    most ``capacity`` rows, the buffers' size.  One array instead of eight
-    arguments because numba's dispatcher costs about 0.3 us per argument: a
-    third of the time of a one-row predict.
+    Batches are consecutive slices of the data (the last one may be shorter),
+    or of a permutation of the rows drawn from ``epoch.key`` when shuffled.
+    Each step is forward, mean batch loss, backward and an optimizer update.
+    A batch of fewer than ``epoch.min_rows`` rows (a last batch of one row
+    with batch norm) is skipped.
+
+    Returns ``(summed row loss, summed row weight, steps taken, status,
+    failing batch index)``.  A step whose loss or gradient is not finite is
+    not applied; the epoch stops there with status NONFINITE_LOSS or
+    NONFINITE_GRAD.
     """
-    n_layers, loss_code, capacity = spec[0], spec[1], spec[2]
-    sizes = spec[3 : 4 + n_layers]
-    w_off = spec[4 + n_layers : 4 + 2 * n_layers]
-    b_off = spec[4 + 2 * n_layers : 4 + 3 * n_layers]
-    acts = spec[4 + 3 * n_layers : 4 + 4 * n_layers]
-    act_off = spec[4 + 4 * n_layers : 4 + 5 * n_layers]
-    n = x.shape[0]
-    no_drop = np.zeros(n_layers)
+    n = data.x.shape[0]
+    if epoch.shuffle:
+        shuffled_order(work.order, epoch.key)
+    total = 0.0
+    weight = 0.0
+    steps = 0
+    index = 0
+    for start in range(0, n, epoch.batch_size):
+        rows = min(epoch.batch_size, n - start)
+        b = index
+        index += 1
+        if rows < epoch.min_rows:
+            continue
+        batch = Batch(start, rows, epoch.shuffle, batch_key(epoch.key, b), epoch.mode, epoch.blas)
+        loss, w = PASS(net, grad, data, work, batch)
+        status = _step(net.params, grad, optim, optim.step + steps + 1, loss)
+        if status != OK:
+            return total, weight, steps, status, b
+        total += loss * w
+        weight += w
+        steps += 1
+    return total, weight, steps, OK, -1
+
+
+# The epoch twice, calling the serial pass or the parallel one: a kernel of
+# its own for each, since calling a parallel function from the serial epoch
+# kernel slowed that kernel's small steps down by half, even when the call
+# was not taken.
+train_epoch = jit_with_globals(_train_epoch, "_serial", PASS=loss_gradient)
+train_epoch_parallel = jit_with_globals(_train_epoch, "_parallel", PASS=loss_gradient_parallel)
+
+
+@jit
+def forward_rows(net, acts, x, rows, mode):
+    """Output block (1-D) of a serial row-major pass over ``rows`` rows of ``x`` (1-D, C order)."""
+    empty = acts[:0]
+    no_stats = np.empty(0)
+    serial = rows < 0  # False, typed as a plain bool like the chunks' flags
+    ch = Chunk(
+        acts[: net.row_width * rows], empty, x, empty, no_stats, no_stats, rows, rows - rows, rows, serial,
+        not serial, mode, np.uint64(0), empty,
+    )  # fmt: skip
+    for op in range(net.ops.shape[0]):
+        forward_op(net, op, ch)
+    last = net.ops.shape[0] - 1
+    return output(ch, net.ops[last, OUT], net.ops[last, N_OUT])
+
+
+@jit
+def evaluate_loss(net, acts, data, capacity):
+    """Mean data loss over all rows (no dropout, no L2 term, running statistics), ``capacity`` rows a pass."""
+    x = data.x
+    n, n_in = x.shape
+    flat = x.reshape(x.size)
+    k = net.ops[net.ops.shape[0] - 1, N_OUT]
+    total = 0.0
     for start in range(0, n, capacity):
         rows = min(capacity, n - start)
-        res = forward(
-            params,
-            sizes,
-            w_off,
-            b_off,
-            acts,
-            no_drop,
-            act_off,
-            x[start : start + rows],
-            zbuf,
-            abuf,
-            abuf,
-            np.uint64(0),
-            0,
-            True,
-        )
-        output_transform(loss_code, res, out[start : start + rows])
+        out = forward_rows(net, acts, flat[start * n_in : (start + rows) * n_in], rows, 0).reshape(rows, k)
+        y, labels, w = target_rows(data, start, start + rows)
+        norm = weight_sum(w, rows)
+        total += norm * loss_and_delta(net.loss_code, out, y, labels, w, out, False, norm)
+    return total / weight_sum(data.sw, n)
 
 
-def predict_spec(sizes, w_off, b_off, acts, act_off, loss_code, capacity):
-    """The int64 ``spec`` array of ``predict``: counts, then the integer arrays end to end."""
-    head = [len(sizes) - 1, loss_code, capacity]
-    return np.concatenate([head, sizes, w_off, b_off, acts, act_off]).astype(np.int64)
+@jit
+def predict(net, acts, x, out):
+    """Network outputs for every row of ``x`` (n, n_in) into ``out`` (n, k), the output function applied.
+
+    Rows go through in passes of as many rows as ``acts`` holds.
+    """
+    n, n_in = x.shape
+    k = out.shape[1]
+    capacity = acts.size // net.row_width
+    flat = x.reshape(x.size)
+    for start in range(0, n, capacity):
+        rows = min(capacity, n - start)
+        res = forward_rows(net, acts, flat[start * n_in : (start + rows) * n_in], rows, 0)
+        output_transform(net.loss_code, res.reshape(rows, k), out[start : start + rows])

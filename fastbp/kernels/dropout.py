@@ -1,0 +1,60 @@
+"""Inverted dropout: ``out = x * mask / (1 - rate)``, its mask drawn again in the backward pass.
+
+The mask is never stored.  Element (r, j) of a batch, r being the row's index
+in its batch, is kept when ``uniform(mix(key, CODE), r * width + j) >= rate``
+(``random.py`` documents the draw), so a mask does not depend on how a batch
+is split into chunks or on the storage order.  Outside training (``mode``
+without DROPOUT_ON) the op copies its input.
+"""
+
+from .._jit import jit
+from .blocks import add_into, delta, output, source
+from .random import mix, uniform
+from .table import ACC_IN, CODE, DROPOUT_ON, IN, N_OUT, OUT, RATE
+
+
+@jit
+def dropout_rows(out, x, rate, layer_key, row0, width, rows, feature_major):
+    """out = x * mask / (1 - rate) on a (rows, width) block, or (width, rows) when ``feature_major``."""
+    keep_scale = 1.0 / (1.0 - rate)
+    if feature_major:
+        for j in range(width):
+            for i in range(rows):
+                e = j * rows + i
+                keep = uniform(layer_key, (row0 + i) * width + j) >= rate
+                out[e] = x[e] * keep_scale if keep else 0.0
+    else:
+        first = row0 * width
+        for e in range(rows * width):
+            out[e] = x[e] * keep_scale if uniform(layer_key, first + e) >= rate else 0.0
+
+
+@jit
+def forward(net, op, ch):
+    row = net.ops[op]
+    n = row[N_OUT]
+    x, out = source(ch, row[IN], n), output(ch, row[OUT], n)
+    if ch.mode & DROPOUT_ON:
+        rate = net.scalars[op, RATE]
+        dropout_rows(out, x, rate, mix(ch.key, row[CODE]), ch.row0, n, ch.rows, ch.fm)
+    else:
+        out[:] = x
+
+
+@jit
+def backward(net, op, ch):
+    """The input's delta: the output's delta through the same mask."""
+    row = net.ops[op]
+    if row[IN] < 0:
+        return
+    n = row[N_OUT]
+    g = delta(ch, row[OUT], n)
+    dx = delta(ch, row[IN], n)
+    target = g if row[ACC_IN] else dx
+    if ch.mode & DROPOUT_ON:
+        rate = net.scalars[op, RATE]
+        dropout_rows(target, g, rate, mix(ch.key, row[CODE]), ch.row0, n, ch.rows, ch.fm)
+    elif not row[ACC_IN]:
+        dx[:] = g
+    if row[ACC_IN]:
+        add_into(dx, g)

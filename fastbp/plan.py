@@ -1,0 +1,214 @@
+"""Compile a list of layer specs into the op table that the kernels walk.
+
+The table (``fastbp.kernels.table`` documents its columns) has one row per
+op; the flat ``params`` and ``buffers`` and the per-row work layout follow
+from it.  Per row of a pass, the work buffers hold, in this order:
+
+- the pass's input x (n_in values) when it is gathered (shuffled or
+  feature-major batches);
+- each op's output block;
+- each layer norm's (4, rows) scratch (mean, 1/std, two backward sums);
+- 2 * n_out values where a feature-major chunk computes its loss row-major.
+
+Nothing here allocates more than the table itself: a plan can be checked
+against a file's arrays before any buffer is made.
+"""
+
+import math
+
+import numpy as np
+
+from .kernels import table
+from .layers import Dense, Layer
+
+MAX_OPS = 4096  # a network of more ops is refused (files are untrusted; real MLPs have a few dozen)
+
+
+class Builder:
+    """Collects ops while the layer specs emit themselves (``Layer.emit``)."""
+
+    def __init__(self, n_in):
+        self.rows = []  # [int row, float row, name prefix]
+        self.n_params = 0
+        self.n_buffers = 0
+        self.n_stats = 0
+        self.width = n_in  # per-row offset of the next block; x sits at 0
+        self.names = []  # (name, offset, shape) of every parameter
+        self.buffer_names = []
+        self.prefix = ""
+        self.denses = 0
+        self.dropouts = {}
+        self.last_dense_op = None
+
+    def _op(self, kind, code, n_in, n_out, source, eps=0.0, momentum=0.0):
+        if len(self.rows) >= MAX_OPS:
+            raise ValueError(f"a network has at most {MAX_OPS} ops")
+        row = np.full(table.N_COLUMNS, -1, dtype=np.int64)
+        row[[table.KIND, table.CODE, table.N_IN, table.N_OUT, table.IN]] = kind, code, n_in, n_out, source
+        row[table.OUT] = self.width
+        row[[table.ACC_IN, table.ACC_SKIP]] = 0
+        self.width += n_out
+        values = np.zeros(table.N_FLOAT_COLUMNS)
+        values[table.EPS], values[table.MOMENTUM] = eps, momentum
+        self.rows.append([row, values])
+        return row
+
+    def _param(self, name, shape):
+        offset = self.n_params
+        self.names.append((self.prefix + name, offset, shape))
+        self.n_params += math.prod(shape)  # Python ints: no int64 wrap-around for a hostile width
+        return offset
+
+    def dense(self, layer, source, width, n, bias):
+        row = self._op(table.DENSE, 0, width, n, source)
+        row[table.PARAM] = self._param("weight", (width, n))
+        if bias:
+            row[table.BIAS] = self._param("bias", (n,))
+        self.last_dense_op = len(self.rows) - 1
+        self.denses += 1
+        return row[table.OUT], n
+
+    def elementwise(self, kind, code, source, width, layer, eps=0.0):
+        return self._op(kind, code, width, width, source, eps=eps)[table.OUT], width
+
+    def dropout_counter(self):
+        """The key counter of a dropout's mask: the index of the dense layer before it.
+
+        ``MLP``'s masks therefore stay those of earlier fastbp versions
+        (hidden layer l draws with counter l); a second dropout after the same
+        dense layer, or one before any, gets a counter of its own above 2**32.
+        """
+        layer = self.denses - 1
+        repeat = self.dropouts.get(layer, 0)
+        self.dropouts[layer] = repeat + 1
+        if layer >= 0 and repeat == 0:
+            return layer
+        return ((repeat + 1) << 32) + layer + 1
+
+    def norm(self, kind, layer, source, width, momentum=0.0):
+        name = type(layer).__name__
+        if width < 2 and kind == table.LAYER_NORM:
+            raise ValueError(f"{self.prefix}{name}: normalising a 1-wide layer over its features gives 0")
+        row = self._op(kind, 0, width, width, source, eps=layer.eps, momentum=momentum)
+        row[table.PARAM] = self._param("weight", (width,))
+        row[table.BIAS] = self._param("bias", (width,))
+        if kind == table.BATCH_NORM:
+            row[table.AUX] = self.n_stats
+            self.n_stats += 4 * width
+            row[table.STATE] = self.n_buffers
+            self.buffer_names.append((self.prefix + "running_mean", self.n_buffers, (width,)))
+            self.buffer_names.append((self.prefix + "running_var", self.n_buffers + width, (width,)))
+            self.n_buffers += 2 * width
+        return row[table.OUT], width
+
+    def residual(self, layer, source, width):
+        prefix = self.prefix
+        out, out_width = source, width
+        for index, inner in enumerate(layer.layers):
+            self.prefix = f"{prefix}{index}."
+            out, out_width = inner.emit(self, out, out_width)
+        self.prefix = prefix
+        if out_width != width:
+            raise ValueError(
+                f"{prefix}Residual: its layers change the width from {width} to {out_width}; "
+                "x + f(x) needs equal widths"
+            )
+        row = self._op(table.RESIDUAL, 0, width, width, out)
+        row[table.SKIP] = source
+        return row[table.OUT], width
+
+
+class Plan:
+    """A network compiled from layer specs.
+
+    Parameters
+    ----------
+    n_in : int
+        Input width.
+    layers : sequence of fastbp.layers.Layer
+
+    Attributes
+    ----------
+    ops : ndarray of shape (n_ops, table.N_COLUMNS), int64
+    scalars : ndarray of shape (n_ops, table.N_FLOAT_COLUMNS), float64
+    n_params, n_buffers : int
+        Lengths of the flat parameter and running-statistics buffers.
+    n_out : int
+        Output width.
+    row_width : int
+        Values per row of one pass's work block.
+    n_stats : int
+        Length of the batch statistics block (4 per batch-norm feature).
+    parameter_names, buffer_names : list of (name, offset, shape)
+    """
+
+    def __init__(self, n_in, layers):
+        if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or n_in < 1:
+            raise ValueError(f"the input width must be a positive integer, got {n_in!r}")
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        build = Builder(int(n_in))
+        source, width = -1, int(n_in)
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise ValueError(f"layer {index}: {layer!r} is not a layer (see fastbp.layers)")
+            build.prefix = f"{index}."
+            source, width = layer.emit(build, source, width)
+        self.n_in, self.n_out = int(n_in), width
+        self.layers = layers
+        self.n_params, self.n_buffers, self.n_stats = build.n_params, build.n_buffers, build.n_stats
+        self.parameter_names, self.buffer_names = build.names, build.buffer_names
+        self.row_width = build.width
+        self.ops = np.array([r[0] for r in build.rows], dtype=np.int64).reshape(-1, table.N_COLUMNS)
+        self.scalars = np.array([r[1] for r in build.rows], dtype=np.float64).reshape(
+            -1, table.N_FLOAT_COLUMNS
+        )
+        self._place_layer_norm_scratch()
+        self.row_width += 2 * width  # last: network.py finds the feature-major loss scratch at the row's end
+        self._mark_accumulating_deltas()
+
+    def _place_layer_norm_scratch(self):
+        for row in self.ops:
+            if row[table.KIND] == table.LAYER_NORM:
+                row[table.AUX] = self.row_width
+                self.row_width += 4
+
+    def _mark_accumulating_deltas(self):
+        """Walking backward, an op adds into an input's delta that a later op already wrote."""
+        written = set()
+        for row in self.ops[::-1]:
+            for column, flag in ((table.IN, table.ACC_IN), (table.SKIP, table.ACC_SKIP)):
+                block = row[column]
+                if block >= 0:
+                    row[flag] = int(block in written)
+                    written.add(int(block))
+
+    @property
+    def kinds(self):
+        """The op kinds' names, in order."""
+        return [table.KIND_NAMES[k] for k in self.ops[:, table.KIND]]
+
+    @property
+    def has_batch_norm(self):
+        return bool(np.any(self.ops[:, table.KIND] == table.BATCH_NORM))
+
+    def dense_shapes(self):
+        """(n_in, n_out) of every dense op, in order."""
+        rows = self.ops[self.ops[:, table.KIND] == table.DENSE]
+        return [(int(r[table.N_IN]), int(r[table.N_OUT])) for r in rows]
+
+    def dense_offsets(self):
+        """(weight offset, bias offset or -1) of every dense op, in order."""
+        rows = self.ops[self.ops[:, table.KIND] == table.DENSE]
+        return [(int(r[table.PARAM]), int(r[table.BIAS])) for r in rows]
+
+
+def dense_layers(layers):
+    """The Dense specs of a layer list, residual blocks included, in order."""
+    found = []
+    for layer in layers:
+        if isinstance(layer, Dense):
+            found.append(layer)
+        found.extend(dense_layers(getattr(layer, "layers", [])))
+    return found
