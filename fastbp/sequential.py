@@ -156,7 +156,7 @@ class Sequential:
         ]
 
     def buffers(self):
-        """[(name, view)] of each BatchNorm's ``running_mean`` and ``running_var`` (views of ``running_stats``)."""
+        """[(name, view)] of each BatchNorm's running_mean and running_var (views of ``running_stats``)."""
         return [
             (name, self.running_stats[o : o + math.prod(s)].reshape(s))
             for name, o, s in self.plan.buffer_names

@@ -46,6 +46,12 @@ TRAINING_REFERENCE = "tests/test_training_reference.py"
 # PyTorch autograd and torch.optim as the oracle
 TORCH_ORACLE = "tests/test_torch_oracle.py"
 NEW_ORACLES = (TRAINING_REFERENCE, TORCH_ORACLE)
+# the layer plan: gradchecks of the new layers, chunked vs serial, registries
+LAYERS = "tests/test_layers.py"
+# PyTorch as the oracle for LayerNorm, BatchNorm1d and residual blocks
+TORCH_LAYERS = "tests/test_torch_layers.py"
+# model files and checkpoints of the layer plan, hostile headers
+PLAN_FILES = "tests/test_plan_files.py"
 
 ACTIVATION_KERNEL = f"{KERNELS}::test_activation_matches_reference"
 LOSS_KERNEL = f"{KERNELS}::test_loss_matches_reference"
@@ -56,6 +62,14 @@ CHUNKED_FIT = f"{PARALLEL}::test_fit_on_the_chunked_path_matches_the_serial_path
 RESUME = f"{RELIABILITY}::test_resume_reaches_the_same_weights_bit_for_bit"
 RESUME_AFTER_STOP = f"{RELIABILITY}::test_resume_after_early_stop_and_with_an_optimizer_name"
 SCALE_FREE_WEIGHTS = f"{MODEL}::test_sample_weights_scale_free_and_reported_loss"
+LAYER_GRADCHECK = f"{LAYERS}::test_gradcheck_new_layers"
+LAYER_REFERENCE = f"{LAYERS}::test_passes_equal_the_numpy_reference"
+LAYER_CHUNKED_FIT = f"{LAYERS}::test_chunked_parallel_path_equals_the_serial_path"
+LAYER_CHUNKED_GRADIENT = f"{LAYERS}::test_chunked_batch_norm_gradient_equals_one_serial_pass"
+RUNNING_RULE = f"{LAYERS}::test_batch_norm_running_statistics_follow_torch_rule"
+TORCH_AUTOGRAD = f"{TORCH_LAYERS}::test_loss_and_gradient_equal_torch_autograd"
+TORCH_RUNNING = f"{TORCH_LAYERS}::test_running_statistics_after_fit_equal_batch_norm1d"
+BEST_RUNNING_STATS = f"{PLAN_FILES}::test_early_stopping_restores_the_best_running_statistics"
 
 ACTIVATION_TESTS = (ACTIVATION_KERNEL, EVERY_GRADIENT, *NEW_ORACLES)
 OPTIMIZER_TESTS = (OPTIMIZERS, *NEW_ORACLES)
@@ -63,19 +77,34 @@ DROPOUT_TESTS = (
     f"{GRADIENTS}::test_gradient_through_dropout_with_fixed_mask",
     CHUNKED_GRADIENT,
     CHUNKED_FIT,
+    LAYER_CHUNKED_FIT,
     *NEW_ORACLES,
 )
 SOFTMAX_TESTS = (f"{KERNELS}::test_output_transform", MODEL)  # test_model.py: the predict-softmax tests
 
 NETWORK = "fastbp/kernels/network.py"
-FEATURE_MAJOR = "fastbp/kernels/feature_major.py"
 LOSSES = "fastbp/kernels/losses.py"
-KERNEL_OPTIMIZERS = "fastbp/kernels/optimizers.py"
 ACTIVATIONS = "fastbp/kernels/activations.py"
-DENSE = "fastbp/kernels/dense.py"
+DENSE = "fastbp/kernels/dense.py"  # the row-major products and the feature-major loops (dense_*_fm)
+DROPOUT = "fastbp/kernels/dropout.py"
+LAYER_NORM = "fastbp/kernels/layer_norm.py"
+BATCH_NORM = "fastbp/kernels/batch_norm.py"
+SGD = "fastbp/kernels/optimizers/sgd.py"
+ADAM = "fastbp/kernels/optimizers/adam.py"
+RMSPROP = "fastbp/kernels/optimizers/rmsprop.py"
+ADAGRAD = "fastbp/kernels/optimizers/adagrad.py"
+PLAN = "fastbp/plan.py"
+SEQUENTIAL = "fastbp/sequential.py"
 
-ROW_MAJOR_DROPOUT = Edit(NETWORK, "keep_scale = 1.0 / (1.0 - rate)", "keep_scale = 1.0 / rate")
-FEATURE_MAJOR_DROPOUT = Edit(FEATURE_MAJOR, "keep_scale = 1.0 / (1.0 - rate)", "keep_scale = 1.0 / rate")
+# dropout_rows draws one mask for both storage orders; each order scales in its own loop
+ROW_MAJOR_DROPOUT = Edit(
+    DROPOUT,
+    "out[e] = x[e] * keep_scale if uniform(layer_key, first + e) >= rate else 0.0",
+    "out[e] = x[e] / rate if uniform(layer_key, first + e) >= rate else 0.0",
+)
+FEATURE_MAJOR_DROPOUT = Edit(
+    DROPOUT, "out[e] = x[e] * keep_scale if keep else 0.0", "out[e] = x[e] / rate if keep else 0.0"
+)
 
 
 def _m(name, description, edits, tests):
@@ -92,13 +121,13 @@ MUTATIONS = [
     ),
     _m(
         "dropout_scale_by_rate_row_major",
-        "the row-major _dropout alone scales by 1/rate instead of 1/(1-rate)",
+        "dropout_rows' row-major loop alone scales by 1/rate instead of 1/(1-rate)",
         [ROW_MAJOR_DROPOUT],
         DROPOUT_TESTS,
     ),
     _m(
         "dropout_scale_by_rate_feature_major",
-        "the feature-major _dropout_fm alone scales by 1/rate instead of 1/(1-rate)",
+        "dropout_rows' feature-major loop alone scales by 1/rate instead of 1/(1-rate)",
         [FEATURE_MAJOR_DROPOUT],
         DROPOUT_TESTS,
     ),
@@ -125,23 +154,23 @@ MUTATIONS = [
         "fit with early stopping ends on the last epoch's weights instead of restoring the best ones",
         [
             Edit(
-                "fastbp/model.py",
+                SEQUENTIAL,
                 "        if progress.best_params is not None:\n"
-                "            self.params[:] = progress.best_params\n"
+                "            self._load_state_vector(progress.best_params)\n"
                 "        return history\n",
                 "        return history\n",
             )
         ],
-        (f"{MODEL}::test_early_stopping_restores_the_best_weights", RESUME_AFTER_STOP),
+        (f"{MODEL}::test_early_stopping_restores_the_best_weights", RESUME_AFTER_STOP, BEST_RUNNING_STATS),
     ),
     _m(
         "evaluate_ignores_row_weights",
-        "MLP.evaluate drops its sample_weight and returns the unweighted mean loss",
+        "Sequential.evaluate drops its sample_weight and returns the unweighted mean loss",
         [
             Edit(
-                "fastbp/model.py",
-                "return self._evaluate(X, y2d, labels, sw, ws)",
-                "return self._evaluate(X, y2d, labels, NO_WEIGHTS, ws)",
+                SEQUENTIAL,
+                "return self._evaluate(X, y2d, labels, sw, self._buffer(",
+                "return self._evaluate(X, y2d, labels, NO_WEIGHTS, self._buffer(",
             )
         ],
         (SCALE_FREE_WEIGHTS, *NEW_ORACLES),
@@ -151,9 +180,9 @@ MUTATIONS = [
         "History.loss of a weighted fit divides the weighted loss sum by the row count, not the weight sum",
         [
             Edit(
-                "fastbp/model.py",
-                "total_weight = float(sw.sum()) if sw.size else n",
-                "total_weight = n",
+                "fastbp/training.py",
+                "history.loss.append(total / weight if weight > 0 else 0.0)",
+                "history.loss.append(total / self.n_rows)",
             )
         ],
         (SCALE_FREE_WEIGHTS, TRAINING_REFERENCE),
@@ -214,19 +243,7 @@ MUTATIONS = [
         [Edit("fastbp/checkpoint.py", '    optimizer.step_count = spec["step_count"]\n', "")],
         (RESUME, RESUME_AFTER_STOP),
     ),
-    # ------------------------------------------------------------------ Python optimizers, estimators
-    _m(
-        "adagrad_hyper_swapped",
-        "Adagrad packs eps where the kernel reads lr_decay and lr_decay where it reads eps",
-        [
-            Edit(
-                "fastbp/optimizers.py",
-                "np.array([self.lr_decay, self.eps, self.weight_decay])",
-                "np.array([self.eps, self.lr_decay, self.weight_decay])",
-            )
-        ],
-        OPTIMIZER_TESTS,
-    ),
+    # ------------------------------------------------------------------ estimators
     _m(
         "estimator_stops_one_epoch_early",
         "scikit-learn's stopping rule compared with >= instead of >: stops after n_iter_no_change bad epochs",
@@ -328,9 +345,21 @@ MUTATIONS = [
     ),
     # ------------------------------------------------------------------ optimizer kernels
     _m(
+        "adagrad_hyper_swapped",
+        "Adagrad's kernel reads lr_decay where hyper() packs eps and eps where it packs lr_decay",
+        [
+            Edit(
+                ADAGRAD,
+                "LR_DECAY, EPS, WEIGHT_DECAY = range(len(HYPER))",
+                "EPS, LR_DECAY, WEIGHT_DECAY = range(len(HYPER))",
+            )
+        ],
+        OPTIMIZER_TESTS,
+    ),
+    _m(
         "adam_no_bias_correction_m",
         "Adam (and AdamW) without the bias correction of the first moment",
-        [Edit(KERNEL_OPTIMIZERS, "step_size = t(lr / (1.0 - hyper[0] ** step))", "step_size = t(lr)")],
+        [Edit(ADAM, "step_size = t(lr / (1.0 - hyper[BETA1] ** step))", "step_size = t(lr)")],
         OPTIMIZER_TESTS,
     ),
     _m(
@@ -338,9 +367,9 @@ MUTATIONS = [
         "AdamW's decoupled decay multiplies by 1 - wd instead of 1 - lr * wd",
         [
             Edit(
-                KERNEL_OPTIMIZERS,
-                "decay, coupled = t(1.0 - lr * hyper[3]), t(0.0)",
-                "decay, coupled = t(1.0 - hyper[3]), t(0.0)",
+                ADAM,
+                "decay, coupled = t(1.0 - lr * hyper[WEIGHT_DECAY]), t(0.0)",
+                "decay, coupled = t(1.0 - hyper[WEIGHT_DECAY]), t(0.0)",
             )
         ],
         OPTIMIZER_TESTS,
@@ -348,13 +377,13 @@ MUTATIONS = [
     _m(
         "nesterov_as_plain_momentum",
         "SGD with nesterov=True steps along the momentum buffer, as plain momentum does",
-        [Edit(KERNEL_OPTIMIZERS, "params[i] -= lr_ * (g + momentum * buf)", "params[i] -= lr_ * buf")],
+        [Edit(SGD, "params[i] -= lr_ * (g + momentum * buf)", "params[i] -= lr_ * buf")],
         OPTIMIZER_TESTS,
     ),
     _m(
         "rmsprop_centered_no_mean",
         "centered RMSprop keeps the mean of the gradients but does not subtract its square",
-        [Edit(KERNEL_OPTIMIZERS, "                sq = sq - mean * mean\n", "")],
+        [Edit(RMSPROP, "            sq = sq - mean * mean\n", "")],
         OPTIMIZER_TESTS,
     ),
     _m(
@@ -362,9 +391,9 @@ MUTATIONS = [
         "Adagrad's learning-rate decay uses step instead of step - 1 (the first step is already decayed)",
         [
             Edit(
-                KERNEL_OPTIMIZERS,
-                "clr = t(lr / (1.0 + (step - 1) * hyper[0]))",
-                "clr = t(lr / (1.0 + step * hyper[0]))",
+                ADAGRAD,
+                "clr = t(lr / (1.0 + (step - 1) * hyper[LR_DECAY]))",
+                "clr = t(lr / (1.0 + step * hyper[LR_DECAY]))",
             )
         ],
         OPTIMIZER_TESTS,
@@ -373,13 +402,13 @@ MUTATIONS = [
     _m(
         "tanh_derivative_from_z",
         "tanh's derivative computed as 1 - z^2 from the pre-activation instead of 1 - tanh(z)^2",
-        [Edit(ACTIVATIONS, "g[i] = g[i] * (1.0 - a[i] * a[i])", "g[i] = g[i] * (1.0 - z[i] * z[i])")],
+        [Edit(ACTIVATIONS, "dx[i] = g[i] * (1.0 - a[i] * a[i])", "dx[i] = g[i] * (1.0 - z[i] * z[i])")],
         ACTIVATION_TESTS,
     ),
     _m(
         "gelu_derivative_missing_pdf_term",
         "gelu's derivative is cdf(z) alone, without the z * pdf(z) term",
-        [Edit(ACTIVATIONS, "g[i] = g[i] * (cdf + x * pdf)", "g[i] = g[i] * cdf")],
+        [Edit(ACTIVATIONS, "dx[i] = g[i] * (cdf + x * pdf)", "dx[i] = g[i] * cdf")],
         ACTIVATION_TESTS,
     ),
     _m(
@@ -397,18 +426,37 @@ MUTATIONS = [
     # ------------------------------------------------------------------ network kernels
     _m(
         "chunk_gradients_equal_shares",
-        "the chunked path averages chunk gradients with equal shares, not by row (or weight) share",
-        [Edit(NETWORK, "share = chunk_weight[c] * inv_norm", "share = 1.0 / n_chunks")],
-        (CHUNKED_GRADIENT, CHUNKED_FIT, f"{RELIABILITY}::test_weighted_chunked_path_equals_repeated_rows"),
-    ),
-    _m(
-        "l2_penalises_biases",
-        "l2_penalty runs over each layer's weights and its biases (they follow the weights in params)",
+        "the chunked path normalises each chunk's loss by the chunk's own row (or weight) count and averages "
+        "the chunks with equal shares, not by row (or weight) share",
         [
             Edit(
                 NETWORK,
-                "for i in range(start, start + sizes[layer] * sizes[layer + 1]):",
-                "for i in range(start, start + (sizes[layer] + 1) * sizes[layer + 1]):",
+                "chunk_loss[c] = _output_loss(net, data, work, batch, ch, weight)",
+                "chunk_loss[c] = _output_loss(net, data, work, batch, ch, batch_weight(data.sw, work.order, "
+                "batch.shuffle, batch.start + ch.row0, ch.rows))",
+            ),
+            Edit(
+                NETWORK,
+                "grad[p] += work.chunk_grads[c, p]\n",
+                "grad[p] += work.chunk_grads[c, p] / n_chunks\n",
+            ),
+            Edit(NETWORK, "loss += chunk_loss[c]\n", "loss += chunk_loss[c] / n_chunks\n"),
+        ],
+        (
+            CHUNKED_GRADIENT,
+            CHUNKED_FIT,
+            f"{RELIABILITY}::test_weighted_chunked_path_equals_repeated_rows",
+            LAYER_CHUNKED_GRADIENT,
+        ),
+    ),
+    _m(
+        "l2_penalises_biases",
+        "l2_penalty runs over each dense layer's weights and its biases (they follow the weights in params)",
+        [
+            Edit(
+                NETWORK,
+                "for i in range(start, start + net.ops[op, N_IN] * net.ops[op, N_OUT]):",
+                "for i in range(start, start + (net.ops[op, N_IN] + 1) * net.ops[op, N_OUT]):",
             )
         ],
         (f"{GRADIENTS}::test_gradient_with_l2_penalty", WEIGHTED_GRADIENT, *NEW_ORACLES),
@@ -421,12 +469,12 @@ MUTATIONS = [
     ),
     _m(
         "gather_rows_ignores_order",
-        "the shuffled serial batch gathers features from row start + k instead of order[start + k]",
+        "the shuffled row-major batch gathers features from row start + k instead of order[start + k]",
         [
             Edit(
                 NETWORK,
-                "        src = order[start + k]\n        for j in range(x.shape[1]):",
-                "        src = start + k\n        for j in range(x.shape[1]):",
+                "            src = work.order[batch.start + lo + k]\n",
+                "            src = batch.start + lo + k\n",
             )
         ],
         (f"{MODEL}::test_fit_with_shuffle_visits_every_row_once_per_epoch", *NEW_ORACLES),
@@ -436,12 +484,12 @@ MUTATIONS = [
         "the chunked path's gather_fm reads row start + lo + i even when shuffling",
         [
             Edit(
-                FEATURE_MAJOR,
+                NETWORK,
                 "src = order[start + lo + i] if shuffle else start + lo + i",
                 "src = start + lo + i",
             )
         ],
-        (CHUNKED_GRADIENT, CHUNKED_FIT, *NEW_ORACLES),
+        (CHUNKED_GRADIENT, CHUNKED_FIT, LAYER_CHUNKED_FIT, *NEW_ORACLES),
     ),
     # ------------------------------------------------------------------ dense products
     _m(
@@ -459,18 +507,18 @@ MUTATIONS = [
         [
             Edit(
                 DENSE,
-                "np.dot(dz[r : r + step], w.T, dx[r : r + step])",
-                "np.dot(dz[r : r + step - 1], w.T, dx[r : r + step - 1])",
+                "np.dot(dz[r : r + step], w.T, target[r : r + step])",
+                "np.dot(dz[r : r + step - 1], w.T, target[r : r + step - 1])",
             )
         ],
         (f"{KERNELS}::test_dense_matches_reference",),
     ),
     _m(
         "optimizer_update_reassociates",
-        "the optimizer kernel compiled with reassoc: Adam's moment turns inf - inf = NaN on a huge gradient",
+        "Adam's kernel compiled with reassoc: its moment turns inf - inf = NaN on a huge gradient",
         [
             Edit(
-                "fastbp/kernels/optimizers.py",
+                ADAM,
                 "jit_serial_and_parallel(_update, fastmath=FASTMATH_ELEMENTWISE)",
                 "jit_serial_and_parallel(_update)",
             )
@@ -480,7 +528,172 @@ MUTATIONS = [
     _m(
         "fm_weight_grad_accumulates",
         "dense_backward_params_fm adds to the weight gradient instead of overwriting it",
-        [Edit(FEATURE_MAJOR, "gw[k, j] = s", "gw[k, j] += s")],
-        (f"{KERNELS}::test_feature_major_dense_matches_reference", CHUNKED_GRADIENT, CHUNKED_FIT),
+        [Edit(DENSE, "gw[k, j] = s", "gw[k, j] += s")],
+        (
+            f"{KERNELS}::test_feature_major_dense_matches_reference",
+            CHUNKED_GRADIENT,
+            CHUNKED_FIT,
+            LAYER_CHUNKED_FIT,
+        ),
+    ),
+    # ------------------------------------------------------------------ layer norm
+    _m(
+        "layer_norm_unbiased_variance",
+        "LayerNorm normalises with the unbiased variance (divided by width - 1), not torch's biased one",
+        [
+            Edit(
+                LAYER_NORM,
+                "rstd[i] = 1.0 / math.sqrt(rstd[i] * inv_w + eps)",
+                "rstd[i] = 1.0 / math.sqrt(rstd[i] / (w - 1) + eps)",
+            ),
+            Edit(
+                LAYER_NORM, "s = 1.0 / math.sqrt(v * inv_w + eps)", "s = 1.0 / math.sqrt(v / (w - 1) + eps)"
+            ),
+        ],
+        (LAYER_REFERENCE, TORCH_AUTOGRAD),
+    ),
+    _m(
+        "layer_norm_feature_major_no_eps",
+        "LayerNorm's feature-major forward (the parallel chunks) leaves eps out of the variance",
+        [
+            Edit(
+                LAYER_NORM,
+                "rstd[i] = 1.0 / math.sqrt(rstd[i] * inv_w + eps)",
+                "rstd[i] = 1.0 / math.sqrt(rstd[i] * inv_w)",
+            )
+        ],
+        (LAYER_CHUNKED_GRADIENT, LAYER_CHUNKED_FIT),
+    ),
+    _m(
+        "layer_norm_backward_drops_xh_term",
+        "LayerNorm's input gradient leaves out the - xh * mean(dxh * xh) term (both storage orders)",
+        [
+            Edit(
+                LAYER_NORM,
+                "dx[j, i] = rstd[i] * (dy[j, i] * gamma[j] - s1[i] * inv_w - xh * s2[i] * inv_w)",
+                "dx[j, i] = rstd[i] * (dy[j, i] * gamma[j] - s1[i] * inv_w)",
+            ),
+            Edit(
+                LAYER_NORM,
+                "dx[r, j] = s * (dy[r, j] * gamma[j] - a * inv_w - xh * b * inv_w)",
+                "dx[r, j] = s * (dy[r, j] * gamma[j] - a * inv_w)",
+            ),
+        ],
+        (LAYER_GRADCHECK, TORCH_AUTOGRAD, LAYER_CHUNKED_FIT),
+    ),
+    # ------------------------------------------------------------------ batch norm
+    _m(
+        "batch_norm_running_var_biased",
+        "BatchNorm's running variance follows the biased batch variance, not the unbiased one (torch's rule)",
+        [Edit(BATCH_NORM, "momentum * var * n / (n - 1)", "momentum * var")],
+        (RUNNING_RULE, TORCH_RUNNING),
+    ),
+    _m(
+        "batch_norm_backward_divides_by_chunk_rows",
+        "BatchNorm's input gradient divides the batch sums by the chunk's rows (ch.rows), "
+        "not the batch's (ch.n)",
+        [Edit(BATCH_NORM, "    n = ch.n\n", "    n = ch.rows\n")],
+        (LAYER_CHUNKED_GRADIENT, LAYER_CHUNKED_FIT),
+    ),
+    _m(
+        "batch_norm_mean_of_first_chunk",
+        "the batch mean of BatchNorm sums only chunk 0's partial sums: the other chunks' rows are left out",
+        [
+            Edit(
+                BATCH_NORM,
+                "        for c in range(n_chunks):\n            s += partials[c, a + j]\n",
+                "        for c in range(1):\n            s += partials[c, a + j]\n",
+            )
+        ],
+        (LAYER_CHUNKED_GRADIENT, LAYER_CHUNKED_FIT),
+    ),
+    # ------------------------------------------------------------------ the plan (Python: no recompile)
+    _m(
+        "residual_delta_overwritten",
+        "_mark_accumulating_deltas never records a written delta, so a residual's skip gradient is "
+        "overwritten by the block's first op instead of added to",
+        [Edit(PLAN, "                    written.add(int(block))\n", "")],
+        (LAYER_GRADCHECK, TORCH_AUTOGRAD),
+    ),
+    _m(
+        "dropout_repeat_shares_counter",
+        "a second dropout after the same dense layer gets the first one's key counter: the same mask twice",
+        [Edit(PLAN, "if layer >= 0 and repeat == 0:", "if layer >= 0:")],
+        (LAYERS, TRAINING_REFERENCE),
+    ),
+    _m(
+        "fm_loss_scratch_over_layer_norm",
+        "the plan reserves the feature-major loss scratch before the layer norms' scratch, so network.py's "
+        "row_width - 2 * n_out finds it on top of the last layer norm's mean and 1/std",
+        [
+            Edit(
+                PLAN,
+                "        self._place_layer_norm_scratch()\n        self.row_width += 2 * width  #",
+                "        self.row_width += 2 * width\n        self._place_layer_norm_scratch()  #",
+            )
+        ],
+        (LAYER_CHUNKED_GRADIENT, LAYER_CHUNKED_FIT),
+    ),
+    # ------------------------------------------------------------------ plan files
+    _m(
+        "file_plan_check_removed",
+        "network_from no longer compares the file's stored plan with the network its config describes",
+        [
+            Edit(
+                "fastbp/model.py",
+                "    if stored_plan is not None and stored_plan != {",
+                "    if False and stored_plan != {",
+            )
+        ],
+        (
+            f"{PLAN_FILES}::test_hostile_network_configs_are_refused",
+            f"{IO}::test_damaged_or_foreign_files_are_refused",
+        ),
+    ),
+    _m(
+        "file_row_width_check_removed",
+        "network_from no longer refuses a plan whose work rows are far wider than the file's arrays justify",
+        [
+            Edit(
+                "fastbp/model.py",
+                "    if plan.row_width > MAX_ROW_WIDTH_PER_VALUE * values:\n",
+                "    if False:\n",
+            )
+        ],
+        (PLAN_FILES, IO),
+    ),
+    _m(
+        "file_drops_running_stats",
+        "io.network_arrays leaves BatchNorm's running statistics (buffers) out of model files "
+        "and checkpoints",
+        [
+            Edit(
+                "fastbp/io.py",
+                '    if net.running_stats.size:\n        arrays["buffers"] = net.running_stats\n',
+                "",
+            )
+        ],
+        (f"{PLAN_FILES}::test_round_trip_is_bit_exact_running_statistics_included",),
+    ),
+    _m(
+        "early_stopping_forgets_running_stats",
+        "restoring early stopping's best state restores the weights but not BatchNorm's running statistics",
+        [Edit(SEQUENTIAL, "        self.running_stats[:] = state[self.n_params :]\n", "")],
+        (
+            BEST_RUNNING_STATS,
+            f"{PLAN_FILES}::test_resume_with_early_stopping_carries_the_best_running_statistics",
+        ),
+    ),
+    _m(
+        "loss_grad_updates_running_stats",
+        "loss_grad's training pass also updates BatchNorm's running statistics (it must leave them alone)",
+        [
+            Edit(
+                SEQUENTIAL,
+                "        mode = table.TRAIN\n",
+                "        mode = table.TRAIN | table.UPDATE_RUNNING\n",
+            )
+        ],
+        (RUNNING_RULE, TORCH_AUTOGRAD),
     ),
 ]
