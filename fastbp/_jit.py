@@ -30,8 +30,8 @@ JIT_OPTIONS = {
     "error_model": "numpy",
 }
 
-# Elementwise and optimizer loops below this many elements stay on the calling
-# thread.  Measured on 2 cores (784-256-128-10, batch 128, Adam): with the
+# Optimizer updates below this many parameters stay on the calling thread.
+# Measured on 2 cores (784-256-128-10, batch 128, Adam): with the
 # threshold at 2**16 the parallel Adam update ran every step, numba's OpenMP
 # workers kept spinning afterwards while OpenBLAS's threads needed the cores,
 # and an epoch ran at 15k samples/s instead of 63k-67k.  The matrix products

@@ -60,7 +60,7 @@ class Builder:
         return offset
 
     def dense(self, layer, source, width, n, bias):
-        row = self._op(table.DENSE, 0, width, n, source)
+        row = self._op(table.DENSE, -1, width, n, source)  # CODE -1: no fused activation (yet)
         row[table.PARAM] = self._param("weight", (width, n))
         if bias:
             row[table.BIAS] = self._param("bias", (n,))
@@ -149,7 +149,7 @@ class Plan:
         if not layers:
             raise ValueError("a network needs at least one layer")
         build = Builder(int(n_in))
-        source, width = -1, int(n_in)
+        source, width = table.X_BLOCK, int(n_in)
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise ValueError(f"layer {index}: {layer!r} is not a layer (see fastbp.layers)")
@@ -164,9 +164,29 @@ class Plan:
         self.scalars = np.array([r[1] for r in build.rows], dtype=np.float64).reshape(
             -1, table.N_FLOAT_COLUMNS
         )
+        self._fuse_dense_activations()
         self._place_layer_norm_scratch()
         self.row_width += 2 * width  # last: network.py finds the feature-major loss scratch at the row's end
         self._mark_accumulating_deltas()
+
+    def _fuse_dense_activations(self):
+        """Fold an activation into the dense op before it, when nothing else reads that dense output.
+
+        The dense op keeps z in its block (now AUX) and writes the
+        activation's output block (OUT); see ``kernels/dense.py``.
+        """
+        ops, keep = self.ops, np.ones(len(self.ops), dtype=bool)
+        for i in range(len(ops) - 1):
+            dense, act = ops[i], ops[i + 1]
+            if dense[table.KIND] != table.DENSE or act[table.KIND] != table.ACTIVATION:
+                continue
+            z = dense[table.OUT]
+            readers = np.count_nonzero(ops[:, table.IN] == z) + np.count_nonzero(ops[:, table.SKIP] == z)
+            if act[table.IN] != z or readers != 1:
+                continue
+            dense[table.CODE], dense[table.AUX], dense[table.OUT] = act[table.CODE], z, act[table.OUT]
+            keep[i + 1] = False
+        self.ops, self.scalars = ops[keep], self.scalars[keep]
 
     def _place_layer_norm_scratch(self):
         for row in self.ops:
@@ -180,7 +200,7 @@ class Plan:
         for row in self.ops[::-1]:
             for column, flag in ((table.IN, table.ACC_IN), (table.SKIP, table.ACC_SKIP)):
                 block = row[column]
-                if block >= 0:
+                if block != table.X_BLOCK and block >= 0:  # SKIP is -1 outside residual ops
                     row[flag] = int(block in written)
                     written.add(int(block))
 

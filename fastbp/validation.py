@@ -20,10 +20,13 @@ def check_positive_float(name, value):
     return float(value)
 
 
-def check_features(X, n_features, dtype, name="X"):
+def check_features(X, n_features, dtype, name="X", finite=True):
     """``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
     An array that already has that form is returned as it is, without a copy.
+    ``finite=False`` leaves the NaN/inf check to the caller (``predict``
+    does it in its compiled call, which saves a call on a one-row predict);
+    ``not_finite_message`` is its error.
     """
     if isinstance(X, np.ndarray) and X.dtype == dtype and X.ndim == 2 and X.flags.c_contiguous:
         arr = X
@@ -42,9 +45,13 @@ def check_features(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} has no rows")
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features, the network expects {n_features}")
-    if not all_finite(arr.reshape(-1)):
-        raise ValueError(f"{name} contains NaN or inf (or values beyond the {np.dtype(dtype).name} range)")
+    if finite and not all_finite(arr.reshape(-1)):
+        raise ValueError(not_finite_message(name, dtype))
     return arr
+
+
+def not_finite_message(name, dtype):
+    return f"{name} contains NaN or inf (or values beyond the {np.dtype(dtype).name} range)"
 
 
 def check_targets(y, n_rows, n_out, loss_code, dtype, name="y"):

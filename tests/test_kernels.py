@@ -34,22 +34,6 @@ def test_activation_matches_reference(name, dtype, n, rng):
     np.testing.assert_allclose(g, expected, **tolerance(dtype))
 
 
-@pytest.mark.parametrize("name", ACTIVATIONS)
-def test_activation_parallel_matches_serial(name, rng):
-    n = 100_003  # odd: not a multiple of any thread count; the twins are called directly
-    z = rng.normal(size=n) * 3
-    code = activations.CODES[name]
-    a_serial, a_parallel = np.empty_like(z), np.empty_like(z)
-    activations.forward_serial(code, z, a_serial)
-    activations.forward_parallel(code, z, a_parallel)
-    np.testing.assert_array_equal(a_serial, a_parallel)
-    g_serial = rng.normal(size=n)
-    g_parallel = g_serial.copy()
-    activations.backward_serial(code, z, a_serial, g_serial, g_serial)
-    activations.backward_parallel(code, z, a_serial, g_parallel, g_parallel)
-    np.testing.assert_array_equal(g_serial, g_parallel)
-
-
 def test_activations_stay_finite_for_extreme_inputs():
     z = np.array([-1e4, -750.0, -50.0, 0.0, 50.0, 750.0, 1e4])
     for name in ACTIVATIONS:
@@ -278,8 +262,6 @@ def test_shuffled_order_is_a_seeded_permutation():
 def test_parallel_twins_have_their_own_cache_entries():
     """numba's cache keys by qualified name: the twins must not share one, or they swap code."""
     for serial, parallel in [
-        (activations.forward_serial, activations.forward_parallel),
-        (activations.backward_serial, activations.backward_parallel),
         *[(module.update_serial, module.update_parallel) for _, module in optimizers.KINDS.values()],
     ]:
         assert serial.py_func.__qualname__ != parallel.py_func.__qualname__
@@ -288,10 +270,6 @@ def test_parallel_twins_have_their_own_cache_entries():
 
 def test_large_arrays_take_the_parallel_path_and_agree(rng):
     n = PARALLEL_MIN_ELEMENTS + 1
-    z = rng.normal(size=n).astype(np.float32)
-    a = np.empty_like(z)
-    activations.activation_forward(activations.RELU, z, a)
-    np.testing.assert_array_equal(a, np.maximum(z, 0))
     params, grad = rng.normal(size=n), rng.normal(size=n)
     expected = params - 0.1 * grad
     optimizers.optimizer_update(

@@ -255,6 +255,19 @@ def test_a_last_batch_of_one_row_is_skipped_with_batch_norm(rng):
     np.testing.assert_array_equal(net.params, same.params)
 
 
+def test_two_dropouts_after_one_dense_layer_draw_their_own_masks():
+    """Each unit survives both masks with probability 1/4 and is then scaled by 4: a mean square of 4.
+
+    With one mask shared by both, it would survive with probability 1/2: a mean square of 8.
+    """
+    net = fastbp.Sequential(1, [L.Dense(4000, bias=False), L.Dropout(0.5), L.Dropout(0.5)], dtype="float64")
+    net.params[:] = 1.0
+    loss, _ = net.loss_grad(np.ones((1, 1)), np.zeros((1, 4000)), dropout_seed=3)
+    assert 3.5 < loss < 4.5
+    codes = net.plan.ops[net.plan.ops[:, table.KIND] == table.DROPOUT, table.CODE]
+    assert len(set(codes.tolist())) == 2
+
+
 # ------------------------------------------------------------------ the public API
 def test_parameters_and_buffers_are_named_views_in_flat_order():
     net = fastbp.Sequential(

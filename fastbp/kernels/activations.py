@@ -12,12 +12,10 @@ on the code sits outside the element loop so the loop can vectorise.
 
 import math
 
-from numba import prange
-
-from .._jit import PARALLEL_MIN_ELEMENTS, jit, jit_inline, jit_serial_and_parallel
-from .blocks import add_into, delta, output, source
+from .._jit import jit, jit_inline
+from .blocks import add_into, block
 from .fastmath import tanh
-from .table import ACC_IN, CODE, IN, N_OUT, OUT
+from .table import ACC_IN, CODE, IN, N_OUT, OUT, X_BLOCK
 
 IDENTITY = 0
 RELU = 1
@@ -69,114 +67,101 @@ def _softplus(z):
 
 
 def _forward(code, z, a):
-    """a[i] = f(z[i]) for the activation ``code``; z, a are 1-D of equal size."""
+    """Apply activation ``code`` elementwise: ``a = f(z)``, both 1-D of length n."""
     n = z.size
     if code == IDENTITY:
-        for i in prange(n):
+        for i in range(n):
             a[i] = z[i]
     elif code == RELU:
-        for i in prange(n):
+        for i in range(n):
             a[i] = z[i] if z[i] > 0 else 0.0
     elif code == LEAKY_RELU:
-        for i in prange(n):
+        for i in range(n):
             a[i] = z[i] if z[i] > 0 else LEAKY_SLOPE * z[i]
     elif code == ELU:
-        for i in prange(n):
+        for i in range(n):
             a[i] = z[i] if z[i] > 0 else math.expm1(z[i])
     elif code == GELU:
-        for i in prange(n):
+        for i in range(n):
             a[i] = 0.5 * z[i] * (1.0 + math.erf(z[i] * INV_SQRT2))
     elif code == SIGMOID:
-        for i in prange(n):
+        for i in range(n):
             a[i] = sigmoid(z[i])
     elif code == TANH:
-        for i in prange(n):
+        for i in range(n):
             a[i] = tanh(z[i])
     elif code == SOFTPLUS:
-        for i in prange(n):
+        for i in range(n):
             a[i] = _softplus(z[i])
     elif code == SILU:
-        for i in prange(n):
+        for i in range(n):
             a[i] = z[i] * sigmoid(z[i])
 
 
 def _backward(code, z, a, g, dx):
-    """dx[i] = g[i] * f'(z[i]); ``a`` holds f(z) for the activations that reuse it.  ``dx`` may be ``g``."""
+    """dx = g * f'(z), all 1-D of length n; ``a`` holds f(z) where it is reused.  ``dx`` may be ``g``."""
     n = z.size
     if code == IDENTITY:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i]
     elif code == RELU:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] if z[i] > 0 else 0.0
     elif code == LEAKY_RELU:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] if z[i] > 0 else LEAKY_SLOPE * g[i]
     elif code == ELU:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] if z[i] > 0 else g[i] * (a[i] + 1.0)
     elif code == GELU:
-        for i in prange(n):
+        for i in range(n):
             x = z[i]
             cdf = 0.5 * (1.0 + math.erf(x * INV_SQRT2))
             pdf = INV_SQRT_2PI * math.exp(-0.5 * x * x)
             dx[i] = g[i] * (cdf + x * pdf)
     elif code == SIGMOID:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] * a[i] * (1.0 - a[i])
     elif code == TANH:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] * (1.0 - a[i] * a[i])
     elif code == SOFTPLUS:
-        for i in prange(n):
+        for i in range(n):
             dx[i] = g[i] if z[i] > SOFTPLUS_THRESHOLD else g[i] * sigmoid(z[i])
     elif code == SILU:
-        for i in prange(n):
+        for i in range(n):
             s = sigmoid(z[i])
             dx[i] = g[i] * s * (1.0 + z[i] * (1.0 - s))
 
 
-forward_serial, forward_parallel = jit_serial_and_parallel(_forward)
-backward_serial, backward_parallel = jit_serial_and_parallel(_backward)
+# Serial loops only.  With a parallel twin beside them (taken above 2**22
+# values), every op calling them ran slower on small blocks even though the
+# parallel call was never taken: LLVM inlines the twin's scheduling code into
+# the caller.  An activation over a block large enough to profit is a small
+# share of the dense product before it.
+activation_forward = jit(_forward)
+activation_backward = jit(_backward)
 
 
-@jit
-def activation_forward(code, z, a):
-    """Apply activation ``code`` elementwise: ``a = f(z)``, both 1-D of length n."""
-    if z.size >= PARALLEL_MIN_ELEMENTS:
-        forward_parallel(code, z, a)
-    else:
-        forward_serial(code, z, a)
-
-
-@jit
-def activation_backward(code, z, a, g, dx):
-    """dx = g * f'(z), all 1-D of length n; ``dx`` may be ``g`` (in place)."""
-    if z.size >= PARALLEL_MIN_ELEMENTS:
-        backward_parallel(code, z, a, g, dx)
-    else:
-        backward_serial(code, z, a, g, dx)
-
-
-@jit
+@jit_inline
 def forward(net, op, ch):
     """The activation op ``op`` on one chunk (elementwise: the storage order does not matter)."""
     row = net.ops[op]
     n = row[N_OUT]
-    activation_forward(row[CODE], source(ch, row[IN], n), output(ch, row[OUT], n))
+    activation_forward(row[CODE], block(ch.acts, row[IN], ch.rows, n), block(ch.acts, row[OUT], ch.rows, n))
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     """The input's delta of the activation op ``op``: the output's delta times f'(z)."""
     row = net.ops[op]
-    if row[IN] < 0:
+    if row[IN] == X_BLOCK:
         return  # on the network's input: nothing to pass back
     n = row[N_OUT]
-    g = delta(ch, row[OUT], n)
-    z, a = source(ch, row[IN], n), output(ch, row[OUT], n)
+    g = block(ch.deltas, row[OUT], ch.rows, n)
+    z, a = block(ch.acts, row[IN], ch.rows, n), block(ch.acts, row[OUT], ch.rows, n)
     if row[ACC_IN]:
         activation_backward(row[CODE], z, a, g, g)
-        add_into(delta(ch, row[IN], n), g)
+        add_into(block(ch.deltas, row[IN], ch.rows, n), g)
     else:
-        activation_backward(row[CODE], z, a, g, delta(ch, row[IN], n))
+        activation_backward(row[CODE], z, a, g, block(ch.deltas, row[IN], ch.rows, n))

@@ -15,9 +15,23 @@ sums of dy and dy * xh of the backward pass: (4, width).
 
 import math
 
-from .._jit import jit
-from .blocks import add_into, delta, matrix, output, source
-from .table import ACC_IN, AUX, BIAS, EPS, IN, MOMENTUM, N_OUT, OUT, PARAM, STATE, TRAIN, UPDATE_RUNNING
+from .._jit import jit, jit_inline
+from .blocks import add_into, block, matrix
+from .table import (
+    ACC_IN,
+    AUX,
+    BIAS,
+    EPS,
+    IN,
+    MOMENTUM,
+    N_OUT,
+    OUT,
+    PARAM,
+    STATE,
+    TRAIN,
+    UPDATE_RUNNING,
+    X_BLOCK,
+)
 
 
 @jit
@@ -25,7 +39,7 @@ def partial_mean(net, op, ch):
     """The chunk's column sums of the op's input into its partials[AUX : AUX + w]."""
     row = net.ops[op]
     w, a = row[N_OUT], row[AUX]
-    x = matrix(source(ch, row[IN], w), ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
     part = ch.partials[a : a + w]
     part[:] = 0.0
     if ch.fm:
@@ -45,7 +59,7 @@ def partial_var(net, op, ch):
     """The chunk's column sums of (x - mean)^2 into its partials[AUX + w : AUX + 2w]."""
     row = net.ops[op]
     w, a = row[N_OUT], row[AUX]
-    x = matrix(source(ch, row[IN], w), ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
     mean = ch.stats[a : a + w]
     part = ch.partials[a + w : a + 2 * w]
     part[:] = 0.0
@@ -93,15 +107,15 @@ def reduce_var(net, op, stats, partials, n_chunks, n, mode):
             running_var[j] = (1.0 - momentum) * running_var[j] + momentum * var * n / (n - 1)
 
 
-@jit
+@jit_inline
 def forward(net, op, ch):
     """y = (x - mean) / std * gamma + beta, with the batch's statistics in training, else the running ones."""
     row = net.ops[op]
     w, a = row[N_OUT], row[AUX]
     gamma = net.params[row[PARAM] : row[PARAM] + w]
     beta = net.params[row[BIAS] : row[BIAS] + w]
-    x = matrix(source(ch, row[IN], w), ch, w)
-    y = matrix(output(ch, row[OUT], w), ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    y = matrix(block(ch.acts, row[OUT], ch.rows, w), ch.fm, ch.rows, w)
     train = (ch.mode & TRAIN) != 0
     eps = net.scalars[op, EPS]
     state = row[STATE]
@@ -125,8 +139,8 @@ def backward_partials(net, op, ch):
     """The chunk's sums of dy * xh and dy: its part of gamma's and beta's gradients, into its gradient."""
     row = net.ops[op]
     w, a = row[N_OUT], row[AUX]
-    x = matrix(source(ch, row[IN], w), ch, w)
-    dy = matrix(delta(ch, row[OUT], w), ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    dy = matrix(block(ch.deltas, row[OUT], ch.rows, w), ch.fm, ch.rows, w)
     g_gamma = ch.grad[row[PARAM] : row[PARAM] + w]
     g_beta = ch.grad[row[BIAS] : row[BIAS] + w]
     zero = x.dtype.type(0)
@@ -157,19 +171,19 @@ def reduce_grad(net, op, stats, grads, n_chunks):
         stats[a + 2 * w + j], stats[a + 3 * w + j] = sb, sg
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     """The input's delta: gamma / std / n * (n * dy - sum(dy) - xh * sum(dy * xh)), sums over the batch."""
     row = net.ops[op]
-    if row[IN] < 0:
+    if row[IN] == X_BLOCK:
         return
     w, a = row[N_OUT], row[AUX]
     gamma = net.params[row[PARAM] : row[PARAM] + w]
-    x = matrix(source(ch, row[IN], w), ch, w)
-    dy_flat = delta(ch, row[OUT], w)
-    dy = matrix(dy_flat, ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    dy_flat = block(ch.deltas, row[OUT], ch.rows, w)
+    dy = matrix(dy_flat, ch.fm, ch.rows, w)
     acc = row[ACC_IN] != 0
-    dx = dy if acc else matrix(delta(ch, row[IN], w), ch, w)
+    dx = dy if acc else matrix(block(ch.deltas, row[IN], ch.rows, w), ch.fm, ch.rows, w)
     n = ch.n
     for j in range(w):
         m, s = ch.stats[a + j], ch.stats[a + w + j]
@@ -185,4 +199,4 @@ def backward(net, op, ch):
             for r in range(ch.rows):
                 dx[r, j] = k * (dy[r, j] - c0 - (x[r, j] - mm) * ss * c1)
     if acc:
-        add_into(delta(ch, row[IN], w), dy_flat)
+        add_into(block(ch.deltas, row[IN], ch.rows, w), dy_flat)

@@ -12,9 +12,10 @@ Three implementations of each product, chosen per call by the pass:
 
 import numpy as np
 
-from .._jit import jit
-from .blocks import delta, matrix, output, param_block, source
-from .table import ACC_IN, BIAS, IN, N_IN, N_OUT, OUT, PARAM
+from .._jit import jit, jit_inline
+from .activations import activation_backward, activation_forward
+from .blocks import block, matrix, param_block
+from .table import ACC_IN, AUX, BIAS, CODE, IN, N_IN, N_OUT, OUT, PARAM, X_BLOCK
 
 # Measured: even at 32x10x5 a BLAS call is no slower than the loops, and from
 # 64x64x64 up it is 3-9x faster, so BLAS is used wherever the caller allows it.
@@ -191,39 +192,55 @@ def dense_backward_input_fm(dxT, dzT, w, accumulate):
                 dk[i] += wkj * dj[i]
 
 
-@jit
+@jit_inline
 def forward(net, op, ch):
-    """The dense op ``op`` of ``net`` on one chunk: its output block = input @ W + b."""
+    """The dense op ``op`` of ``net`` on one chunk: z = input @ W + b, then its activation if fused.
+
+    ``fastbp.plan`` fuses a dense layer with the activation after it (CODE is
+    the activation's code, AUX the block of z, OUT the activation's output);
+    CODE -1 is a dense layer alone, its output z at OUT.  Fused, an MLP layer
+    is one op instead of two: half the per-op work of a pass on small layers.
+    """
     row = net.ops[op]
-    n_in, n_out = row[N_IN], row[N_OUT]
+    n_in, n_out, code = row[N_IN], row[N_OUT], row[CODE]
+    rows, fm = ch.rows, ch.fm
     w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
     b = param_block(net.params, row[BIAS], n_out)
-    x = matrix(source(ch, row[IN], n_in), ch, n_in)
-    z = matrix(output(ch, row[OUT], n_out), ch, n_out)
-    if ch.fm:
+    x = matrix(block(ch.acts, row[IN], rows, n_in), fm, rows, n_in)
+    z_flat = block(ch.acts, row[AUX] if code >= 0 else row[OUT], rows, n_out)
+    z = matrix(z_flat, fm, rows, n_out)
+    if fm:
         dense_forward_fm(z, x, w, b)
     else:
         dense_forward(z, x, w, b, ch.blas)
+    if code >= 0:
+        activation_forward(code, z_flat, block(ch.acts, row[OUT], rows, n_out))
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     """Gradients of the dense op ``op``: W and b into the chunk's gradient, then the input's delta."""
     row = net.ops[op]
-    n_in, n_out = row[N_IN], row[N_OUT]
-    dz = matrix(delta(ch, row[OUT], n_out), ch, n_out)
-    x = matrix(source(ch, row[IN], n_in), ch, n_in)
+    n_in, n_out, code = row[N_IN], row[N_OUT], row[CODE]
+    rows, fm = ch.rows, ch.fm
+    dz_flat = block(ch.deltas, row[AUX] if code >= 0 else row[OUT], rows, n_out)
+    if code >= 0:  # through the fused activation first
+        z = block(ch.acts, row[AUX], rows, n_out)
+        a = block(ch.acts, row[OUT], rows, n_out)
+        activation_backward(code, z, a, block(ch.deltas, row[OUT], rows, n_out), dz_flat)
+    dz = matrix(dz_flat, fm, rows, n_out)
+    x = matrix(block(ch.acts, row[IN], rows, n_in), fm, rows, n_in)
     gw = ch.grad[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
     gb = param_block(ch.grad, row[BIAS], n_out)
-    if ch.fm:
+    if fm:
         dense_backward_params_fm(dz, x, gw, gb)
     else:
         dense_backward_params(dz, x, gw, gb, ch.blas, ch.scratch)
-    if row[IN] < 0:
+    if row[IN] == X_BLOCK:
         return  # the network's input: no gradient needed
     w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
-    dx = matrix(delta(ch, row[IN], n_in), ch, n_in)
-    if ch.fm:
+    dx = matrix(block(ch.deltas, row[IN], rows, n_in), fm, rows, n_in)
+    if fm:
         dense_backward_input_fm(dx, dz, w, row[ACC_IN] != 0)
     else:
         dense_backward_input(dx, dz, w, ch.blas, row[ACC_IN] != 0, ch.scratch)

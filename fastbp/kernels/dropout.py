@@ -7,10 +7,10 @@ is split into chunks or on the storage order.  Outside training (``mode``
 without DROPOUT_ON) the op copies its input.
 """
 
-from .._jit import jit
-from .blocks import add_into, delta, output, source
+from .._jit import jit, jit_inline
+from .blocks import add_into, block
 from .random import mix, uniform
-from .table import ACC_IN, CODE, DROPOUT_ON, IN, N_OUT, OUT, RATE
+from .table import ACC_IN, CODE, DROPOUT_ON, IN, N_OUT, OUT, RATE, X_BLOCK
 
 
 @jit
@@ -29,11 +29,11 @@ def dropout_rows(out, x, rate, layer_key, row0, width, rows, feature_major):
             out[e] = x[e] * keep_scale if uniform(layer_key, first + e) >= rate else 0.0
 
 
-@jit
+@jit_inline
 def forward(net, op, ch):
     row = net.ops[op]
     n = row[N_OUT]
-    x, out = source(ch, row[IN], n), output(ch, row[OUT], n)
+    x, out = block(ch.acts, row[IN], ch.rows, n), block(ch.acts, row[OUT], ch.rows, n)
     if ch.mode & DROPOUT_ON:
         rate = net.scalars[op, RATE]
         dropout_rows(out, x, rate, mix(ch.key, row[CODE]), ch.row0, n, ch.rows, ch.fm)
@@ -41,15 +41,15 @@ def forward(net, op, ch):
         out[:] = x
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     """The input's delta: the output's delta through the same mask."""
     row = net.ops[op]
-    if row[IN] < 0:
+    if row[IN] == X_BLOCK:
         return
     n = row[N_OUT]
-    g = delta(ch, row[OUT], n)
-    dx = delta(ch, row[IN], n)
+    g = block(ch.deltas, row[OUT], ch.rows, n)
+    dx = block(ch.deltas, row[IN], ch.rows, n)
     target = g if row[ACC_IN] else dx
     if ch.mode & DROPOUT_ON:
         rate = net.scalars[op, RATE]

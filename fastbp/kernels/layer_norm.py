@@ -7,12 +7,12 @@ over the row's features.  The op's AUX block holds, per row, the mean and
 
 import math
 
-from .._jit import jit
-from .blocks import add_into, delta, matrix, output, source
-from .table import ACC_IN, AUX, BIAS, EPS, IN, N_OUT, OUT, PARAM
+from .._jit import jit_inline
+from .blocks import add_into, block, matrix
+from .table import ACC_IN, AUX, BIAS, EPS, IN, N_OUT, OUT, PARAM, X_BLOCK
 
 
-@jit
+@jit_inline
 def forward(net, op, ch):
     row = net.ops[op]
     w = row[N_OUT]
@@ -20,8 +20,8 @@ def forward(net, op, ch):
     eps = net.scalars[op, EPS]
     gamma = net.params[row[PARAM] : row[PARAM] + w]
     beta = net.params[row[BIAS] : row[BIAS] + w]
-    x = matrix(source(ch, row[IN], w), ch, w)
-    y = matrix(output(ch, row[OUT], w), ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    y = matrix(block(ch.acts, row[OUT], ch.rows, w), ch.fm, ch.rows, w)
     aux = ch.acts[row[AUX] * rows : (row[AUX] + 4) * rows]
     mean, rstd = aux[:rows], aux[rows : 2 * rows]
     inv_w = 1.0 / w
@@ -59,7 +59,7 @@ def forward(net, op, ch):
             y[r, j] = (x[r, j] - m) * s * gamma[j] + beta[j]
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     """gamma's and beta's gradients into the chunk's gradient, then the input's delta.
 
@@ -71,15 +71,15 @@ def backward(net, op, ch):
     gamma = net.params[row[PARAM] : row[PARAM] + w]
     g_gamma = ch.grad[row[PARAM] : row[PARAM] + w]
     g_beta = ch.grad[row[BIAS] : row[BIAS] + w]
-    x = matrix(source(ch, row[IN], w), ch, w)
-    dy_flat = delta(ch, row[OUT], w)
-    dy = matrix(dy_flat, ch, w)
+    x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    dy_flat = block(ch.deltas, row[OUT], ch.rows, w)
+    dy = matrix(dy_flat, ch.fm, ch.rows, w)
     aux = ch.acts[row[AUX] * rows : (row[AUX] + 4) * rows]
     mean, rstd, s1, s2 = aux[:rows], aux[rows : 2 * rows], aux[2 * rows : 3 * rows], aux[3 * rows :]
-    want_dx = row[IN] >= 0
+    want_dx = row[IN] != X_BLOCK
     acc = row[ACC_IN] != 0
     # with ACC_IN the result goes into dy itself (each element is read before it is written), then is added
-    dx = dy if acc or not want_dx else matrix(delta(ch, row[IN], w), ch, w)
+    dx = dy if acc or not want_dx else matrix(block(ch.deltas, row[IN], ch.rows, w), ch.fm, ch.rows, w)
     inv_w = 1.0 / w
     zero = x.dtype.type(0)
     if ch.fm:
@@ -118,4 +118,4 @@ def backward(net, op, ch):
                     xh = (x[r, j] - m) * s
                     dx[r, j] = s * (dy[r, j] * gamma[j] - a * inv_w - xh * b * inv_w)
     if want_dx and acc:
-        add_into(delta(ch, row[IN], w), dy_flat)
+        add_into(block(ch.deltas, row[IN], ch.rows, w), dy_flat)

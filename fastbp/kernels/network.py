@@ -31,7 +31,7 @@ from numba import prange
 
 from .._jit import jit, jit_serial_and_parallel, jit_with_globals
 from . import activations, batch_norm, dense, dropout, layer_norm, residual
-from .blocks import delta, output
+from .blocks import block
 from .losses import loss_and_delta, output_transform, weight_sum
 from .optimizers import optimizer_update
 from .random import mix
@@ -48,15 +48,16 @@ from .table import (
     PARAM,
     RESIDUAL,
     TRAIN,
+    X_BLOCK,
     Batch,
     Chunk,
+    as_net,
 )
 
 OK = 0
 NONFINITE_LOSS = 1
 NONFINITE_GRAD = 2
 CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by the norm plus this
-X_OFFSET = 0  # per-row offset of a gathered input block in the work buffers (see fastbp.plan)
 
 
 @jit
@@ -120,21 +121,18 @@ def barrier_before(net, op, mode):
 
 @jit
 def _chunk(net, grad, data, work, batch, c, chunk_rows):
-    """Chunk ``c`` of a pass: its slices of the work buffers, its input and its gradient."""
+    """Chunk ``c`` of a pass: its slices of the work buffers and its gradient."""
     rows = min(chunk_rows, batch.rows - c * chunk_rows)
     span = net.row_width * chunk_rows
     acts = work.acts[c * span : c * span + net.row_width * rows]
     deltas = work.deltas[c * span : c * span + net.row_width * rows]
-    n_in = data.x.shape[1]
     fm = work.chunk_rows > 0
-    if fm or batch.shuffle:  # gathered into the chunk's input block
-        x = acts[X_OFFSET * rows : (X_OFFSET + n_in) * rows]
-    else:
-        x = data.x.reshape(data.x.size)[batch.start * n_in : (batch.start + rows) * n_in]
-    g = work.chunk_grads[c] if fm else grad
+    # chunk_grads holds no row on a serial pass: the one chunk writes grad (c - c, not 0: a
+    # parfor index may be unsigned, and unsigned with signed unifies to float)
+    grads = work.chunk_grads if fm else grad.reshape(1, grad.size)
     return Chunk(
-        acts, deltas, x, g, work.partials[c], work.stats, rows, c * chunk_rows, batch.rows, fm, batch.blas,
-        batch.mode, batch.key, work.scratch,
+        acts, deltas, grads[c if fm else c - c], work.partials[c], work.stats, rows, c * chunk_rows,
+        batch.rows, fm, batch.blas, batch.mode, batch.key, work.scratch,
     )  # fmt: skip
 
 
@@ -148,23 +146,35 @@ def gather_fm(x, order, shuffle, start, lo, hi, xT):
 
 
 @jit
-def _gather(data, work, batch, ch):
-    """Copy the chunk's rows of x into its input block: transposed when feature-major, else when shuffled."""
-    n_in = data.x.shape[1]
-    lo = ch.row0
-    block = ch.acts[
-        X_OFFSET * ch.rows : (X_OFFSET + n_in) * ch.rows
-    ]  # ch.x, writable even when data.x is not
-    if ch.fm:
-        gather_fm(
-            data.x, work.order, batch.shuffle, batch.start, lo, lo + ch.rows, block.reshape(n_in, ch.rows)
-        )
-    elif batch.shuffle:
-        # element loops: a slice assignment per row costs more than copying the row
-        for k in range(ch.rows):
-            src = work.order[batch.start + lo + k]
-            for j in range(n_in):
-                block[k * n_in + j] = data.x[src, j]
+def gather_rows(x, order, shuffle, start, rows, block):
+    """block[k * n_in + j] = x[row, j] for the batch rows 0..rows (through ``order`` when ``shuffle``)."""
+    n_in = x.shape[1]
+    # element loops: a slice assignment per row costs more than copying the row
+    for k in range(rows):
+        src = order[start + k] if shuffle else start + k
+        for j in range(n_in):
+            block[k * n_in + j] = x[src, j]
+
+
+@jit
+def _gather(x, order, shuffle, start, acts, row0, rows, fm):
+    """Copy the chunk's rows of x into its input block (``X_BLOCK``), transposed when feature-major.
+
+    Arrays, not bundles: a call costs a reference-count pair for every array
+    in the bundles it is handed (measured: 176 ns with the bundles, here).
+    """
+    n_in = x.shape[1]
+    block = acts[X_BLOCK * rows : (X_BLOCK + n_in) * rows]
+    if fm:
+        gather_fm(x, order, shuffle, start, row0, row0 + rows, block.reshape(n_in, rows))
+    else:
+        gather_rows(x, order, shuffle, start, rows, block)
+
+
+@jit
+def _rows_if(array, use, start, stop):
+    """``array[start:stop]`` when ``use``, else an empty slice: one slice, no branch between two arrays."""
+    return array[start if use else 0 : stop if use else 0]
 
 
 @jit
@@ -175,10 +185,11 @@ def target_rows(data, start, stop):
     when the rows carry no weights.
     """
     use_labels = data.labels.shape[0] > 0
-    y = data.y[start:stop] if not use_labels else data.y[:0]
-    labels = data.labels[start:stop] if use_labels else data.labels[:0]
-    w = data.sw[start:stop] if data.sw.shape[0] > 0 else data.sw[:0]
-    return y, labels, w
+    return (
+        _rows_if(data.y, not use_labels, start, stop),
+        _rows_if(data.labels, use_labels, start, stop),
+        _rows_if(data.sw, data.sw.shape[0] > 0, start, stop),
+    )
 
 
 @jit
@@ -199,9 +210,9 @@ def batch_targets(data, work, batch, lo, hi):
         if weighted:
             work.wb[k] = data.sw[src]
     return (
-        (work.yb[lo:hi] if not use_labels else work.yb[:0]),
-        (work.lb[lo:hi] if use_labels else work.lb[:0]),
-        (work.wb[lo:hi] if weighted else work.wb[:0]),
+        _rows_if(work.yb, not use_labels, lo, hi),
+        _rows_if(work.lb, use_labels, lo, hi),
+        _rows_if(work.wb, weighted, lo, hi),
     )
 
 
@@ -217,7 +228,7 @@ def _output_loss(net, data, work, batch, ch, norm):
     off, k = net.ops[last, OUT], net.ops[last, N_OUT]
     rows = ch.rows
     y, labels, w = batch_targets(data, work, batch, ch.row0, ch.row0 + rows)
-    out, d = output(ch, off, k), delta(ch, off, k)
+    out, d = block(ch.acts, off, ch.rows, k), block(ch.deltas, off, ch.rows, k)
     if not ch.fm:
         return loss_and_delta(
             net.loss_code, out.reshape(rows, k), y, labels, w, d.reshape(rows, k), True, norm
@@ -290,7 +301,7 @@ def _loss_gradient(net, grad, data, work, batch):
         for c in prange(n_chunks):
             ch = _chunk(net, grad, data, work, batch, c, chunk_rows)
             if lo == 0:
-                _gather(data, work, batch, ch)
+                _gather(data.x, work.order, batch.shuffle, batch.start, ch.acts, ch.row0, ch.rows, ch.fm)
             for op in range(lo, stop):
                 forward_op(net, op, ch)
             if last:
@@ -439,31 +450,34 @@ train_epoch_parallel = jit_with_globals(_train_epoch, "_parallel", PASS=loss_gra
 
 @jit
 def forward_rows(net, acts, x, rows, mode):
-    """Output block (1-D) of a serial row-major pass over ``rows`` rows of ``x`` (1-D, C order)."""
+    """Output block (1-D) of a serial row-major pass over the ``rows`` rows of ``x`` (n, n_in), C order."""
     empty = acts[:0]
-    no_stats = np.empty(0)
+    no_stats = net.scalars[0, :0]  # an empty float64 view: no allocation on the one-row predict path
     serial = rows < 0  # False, typed as a plain bool like the chunks' flags
     ch = Chunk(
-        acts[: net.row_width * rows], empty, x, empty, no_stats, no_stats, rows, rows - rows, rows, serial,
+        acts[: net.row_width * rows], empty, empty, no_stats, no_stats, rows, rows - rows, rows, serial,
         not serial, mode, np.uint64(0), empty,
     )  # fmt: skip
+    flat = x.reshape(x.size)
+    x_block = ch.acts[X_BLOCK * rows : X_BLOCK * rows + flat.size]
+    for i in range(flat.size):
+        x_block[i] = flat[i]
     for op in range(net.ops.shape[0]):
         forward_op(net, op, ch)
     last = net.ops.shape[0] - 1
-    return output(ch, net.ops[last, OUT], net.ops[last, N_OUT])
+    return block(ch.acts, net.ops[last, OUT], rows, net.ops[last, N_OUT])
 
 
 @jit
 def evaluate_loss(net, acts, data, capacity):
     """Mean data loss over all rows (no dropout, no L2 term, running statistics), ``capacity`` rows a pass."""
     x = data.x
-    n, n_in = x.shape
-    flat = x.reshape(x.size)
+    n = x.shape[0]
     k = net.ops[net.ops.shape[0] - 1, N_OUT]
     total = 0.0
     for start in range(0, n, capacity):
         rows = min(capacity, n - start)
-        out = forward_rows(net, acts, flat[start * n_in : (start + rows) * n_in], rows, 0).reshape(rows, k)
+        out = forward_rows(net, acts, x[start : start + rows], rows, 0).reshape(rows, k)
         y, labels, w = target_rows(data, start, start + rows)
         norm = weight_sum(w, rows)
         total += norm * loss_and_delta(net.loss_code, out, y, labels, w, out, False, norm)
@@ -474,13 +488,18 @@ def evaluate_loss(net, acts, data, capacity):
 def predict(net, acts, x, out):
     """Network outputs for every row of ``x`` (n, n_in) into ``out`` (n, k), the output function applied.
 
+    ``net`` is a ``NetRef``: a one-row predict is dominated by the call itself.
+    Returns False, having computed nothing, when ``x`` holds NaN or inf.
     Rows go through in passes of as many rows as ``acts`` holds.
     """
-    n, n_in = x.shape
+    net = as_net(net)
+    if not all_finite(x.reshape(x.size)):
+        return False
+    n = x.shape[0]
     k = out.shape[1]
     capacity = acts.size // net.row_width
-    flat = x.reshape(x.size)
     for start in range(0, n, capacity):
         rows = min(capacity, n - start)
-        res = forward_rows(net, acts, flat[start * n_in : (start + rows) * n_in], rows, 0)
+        res = forward_rows(net, acts, x[start : start + rows], rows, 0)
         output_transform(net.loss_code, res.reshape(rows, k), out[start : start + rows])
+    return True

@@ -4,29 +4,33 @@
 flows unchanged to both.
 """
 
-from .._jit import jit
-from .blocks import add_into, delta, output, source
-from .table import ACC_IN, ACC_SKIP, IN, N_OUT, OUT, SKIP
+from .._jit import jit_inline
+from .blocks import add_into, block
+from .table import ACC_IN, ACC_SKIP, IN, N_OUT, OUT, SKIP, X_BLOCK
 
 
-@jit
+@jit_inline
 def forward(net, op, ch):
     row = net.ops[op]
     n = row[N_OUT]
-    fx, x, out = source(ch, row[IN], n), source(ch, row[SKIP], n), output(ch, row[OUT], n)
+    fx, x, out = (
+        block(ch.acts, row[IN], ch.rows, n),
+        block(ch.acts, row[SKIP], ch.rows, n),
+        block(ch.acts, row[OUT], ch.rows, n),
+    )
     for e in range(out.size):
         out[e] = x[e] + fx[e]
 
 
-@jit
+@jit_inline
 def backward(net, op, ch):
     row = net.ops[op]
     n = row[N_OUT]
-    g = delta(ch, row[OUT], n)
+    g = block(ch.deltas, row[OUT], ch.rows, n)
     for off, acc in ((row[IN], row[ACC_IN]), (row[SKIP], row[ACC_SKIP])):
-        if off < 0:
+        if off == X_BLOCK:
             continue
         if acc:
-            add_into(delta(ch, off, n), g)
+            add_into(block(ch.deltas, off, ch.rows, n), g)
         else:
-            delta(ch, off, n)[:] = g
+            block(ch.deltas, off, ch.rows, n)[:] = g
