@@ -468,7 +468,7 @@ def test_a_weight_count_that_overflows_int64_is_refused(tmp_path):
 
 
 def test_layers_whose_work_buffers_the_arrays_do_not_justify_are_refused(saved):
-    """4000 activation layers stay under the op limit but need far more work memory per row than the file holds."""
+    """4000 activation layers stay under the op limit, but their work memory per row is not justified."""
     _rewrite(saved, lambda h: _set_layers(h, _layer_list(h) + [{"kind": "tanh"}] * 4000))
     _refused_quickly_and_cheaply(saved, "work values per row")
 

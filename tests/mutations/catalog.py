@@ -190,7 +190,13 @@ MUTATIONS = [
     _m(
         "features_nan_check_removed",
         "check_features no longer refuses NaN or inf in X",
-        [Edit("fastbp/validation.py", "    if finite and not all_finite(arr.reshape(-1)):\n", "    if False:\n")],
+        [
+            Edit(
+                "fastbp/validation.py",
+                "    if finite and not all_finite(arr.reshape(-1)):\n",
+                "    if False:\n",
+            )
+        ],
         (
             f"{MODEL}::test_bad_data_is_refused_before_any_work",
             f"{RELIABILITY}::test_bad_input_gets_a_clear_error_before_any_work",
