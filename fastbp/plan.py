@@ -168,6 +168,7 @@ class Plan:
         self._place_layer_norm_scratch()
         self.row_width += 2 * width  # last: network.py finds the feature-major loss scratch at the row's end
         self._mark_accumulating_deltas()
+        self._place_deltas()
 
     def _fuse_dense_activations(self):
         """Fold an activation into the dense op before it, when nothing else reads that dense output.
@@ -203,6 +204,59 @@ class Plan:
                 if block != table.X_BLOCK and block >= 0:  # SKIP is -1 outside residual ops
                     row[flag] = int(block in written)
                     written.add(int(block))
+
+    def _place_deltas(self):
+        """Give each block's gradient a place in the delta buffer, reused once nothing needs it.
+
+        Walking backward, a block's delta is born when the first op that reads
+        the block writes it and dies after the op that produced the block has
+        read it: a chain of layers alternates between two places, as a
+        ping-pong pair of buffers would, and a residual block's skip keeps its
+        place until the block's start.  First fit over the free places.
+        """
+        free = []  # (offset, width) of free places, sorted
+        self.delta_width = 0
+        place = {}
+
+        def take(width):
+            for k, (offset, room) in enumerate(free):
+                if room >= width:
+                    free[k : k + 1] = [(offset + width, room - width)] if room > width else []
+                    return offset
+            offset = self.delta_width
+            self.delta_width += width
+            return offset
+
+        def give(offset, width):
+            free.append((offset, width))
+            free.sort()
+            merged = []
+            for start, room in free:
+                if merged and merged[-1][0] + merged[-1][1] == start:
+                    merged[-1] = (merged[-1][0], merged[-1][1] + room)
+                else:
+                    merged.append((start, room))
+            free[:] = merged
+
+        last = self.ops[-1]
+        place[int(last[table.OUT])] = take(int(last[table.N_OUT]))
+        for row in self.ops[::-1]:
+            out, width = int(row[table.OUT]), int(row[table.N_OUT])
+            row[table.D_OUT] = place[out]
+            fused = row[table.KIND] == table.DENSE and row[table.CODE] >= 0
+            row[table.D_AUX] = take(width) if fused else -1
+            for column, delta_column in ((table.IN, table.D_IN), (table.SKIP, table.D_SKIP)):
+                block = int(row[column])
+                if block == table.X_BLOCK or block < 0:
+                    row[delta_column] = -1
+                    continue
+                if block not in place:
+                    place[block] = take(int(row[table.N_IN]) if column == table.IN else width)
+                row[delta_column] = place[block]
+            if fused:
+                give(int(row[table.D_AUX]), width)
+            give(place.pop(out), width)
+        self.delta_width = max(self.delta_width, 1)
 
     @property
     def kinds(self):

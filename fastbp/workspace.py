@@ -69,7 +69,8 @@ class Workspace:
         n_chunks = -(-rows // chunk_rows) if chunk_rows else 1
         span = n_chunks * plan.row_width * pass_rows
         self.acts = np.empty(span, dtype=dtype)
-        self.deltas = np.empty(span if training else 0, dtype=dtype)
+        self.delta_width = plan.delta_width
+        self.deltas = np.empty(n_chunks * plan.delta_width * pass_rows if training else 0, dtype=dtype)
         self.stats = np.empty(plan.n_stats)
         self.partials = np.empty((n_chunks, plan.n_stats))  # a batch norm's sums at its stats offset
         self.chunk_grads = np.empty((n_chunks if chunk_rows else 0, plan.n_params), dtype=dtype)
@@ -84,7 +85,7 @@ class Workspace:
         """The ``Work`` bundle, with ``order`` (n,) int64 as the permutation buffer."""
         return Work(
             self.acts, self.deltas, self.stats, self.partials, self.chunk_grads, self.chunk_loss,
-            self.scratch, self.yb, self.lb, self.wb, order, self.chunk_rows,
+            self.scratch, self.yb, self.lb, self.wb, order, self.chunk_rows, self.delta_width,
         )  # fmt: skip
 
     @property

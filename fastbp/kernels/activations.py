@@ -15,7 +15,7 @@ import math
 from .._jit import jit, jit_inline
 from .blocks import add_into, block
 from .fastmath import tanh
-from .table import ACC_IN, CODE, IN, N_OUT, OUT, X_BLOCK
+from .table import ACC_IN, CODE, D_IN, D_OUT, IN, N_OUT, OUT, X_BLOCK
 
 IDENTITY = 0
 RELU = 1
@@ -158,10 +158,10 @@ def backward(net, op, ch):
     if row[IN] == X_BLOCK:
         return  # on the network's input: nothing to pass back
     n = row[N_OUT]
-    g = block(ch.deltas, row[OUT], ch.rows, n)
+    g = block(ch.deltas, row[D_OUT], ch.rows, n)
     z, a = block(ch.acts, row[IN], ch.rows, n), block(ch.acts, row[OUT], ch.rows, n)
     if row[ACC_IN]:
         activation_backward(row[CODE], z, a, g, g)
-        add_into(block(ch.deltas, row[IN], ch.rows, n), g)
+        add_into(block(ch.deltas, row[D_IN], ch.rows, n), g)
     else:
-        activation_backward(row[CODE], z, a, g, block(ch.deltas, row[IN], ch.rows, n))
+        activation_backward(row[CODE], z, a, g, block(ch.deltas, row[D_IN], ch.rows, n))

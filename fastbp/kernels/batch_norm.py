@@ -21,6 +21,8 @@ from .table import (
     ACC_IN,
     AUX,
     BIAS,
+    D_IN,
+    D_OUT,
     EPS,
     IN,
     MOMENTUM,
@@ -140,7 +142,7 @@ def backward_partials(net, op, ch):
     row = net.ops[op]
     w, a = row[N_OUT], row[AUX]
     x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
-    dy = matrix(block(ch.deltas, row[OUT], ch.rows, w), ch.fm, ch.rows, w)
+    dy = matrix(block(ch.deltas, row[D_OUT], ch.rows, w), ch.fm, ch.rows, w)
     g_gamma = ch.grad[row[PARAM] : row[PARAM] + w]
     g_beta = ch.grad[row[BIAS] : row[BIAS] + w]
     zero = x.dtype.type(0)
@@ -180,10 +182,10 @@ def backward(net, op, ch):
     w, a = row[N_OUT], row[AUX]
     gamma = net.params[row[PARAM] : row[PARAM] + w]
     x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
-    dy_flat = block(ch.deltas, row[OUT], ch.rows, w)
+    dy_flat = block(ch.deltas, row[D_OUT], ch.rows, w)
     dy = matrix(dy_flat, ch.fm, ch.rows, w)
     acc = row[ACC_IN] != 0
-    dx = dy if acc else matrix(block(ch.deltas, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    dx = dy if acc else matrix(block(ch.deltas, row[D_IN], ch.rows, w), ch.fm, ch.rows, w)
     n = ch.n
     for j in range(w):
         m, s = ch.stats[a + j], ch.stats[a + w + j]
@@ -199,4 +201,4 @@ def backward(net, op, ch):
             for r in range(ch.rows):
                 dx[r, j] = k * (dy[r, j] - c0 - (x[r, j] - mm) * ss * c1)
     if acc:
-        add_into(block(ch.deltas, row[IN], ch.rows, w), dy_flat)
+        add_into(block(ch.deltas, row[D_IN], ch.rows, w), dy_flat)

@@ -15,7 +15,7 @@ import numpy as np
 from .._jit import jit, jit_inline
 from .activations import activation_backward, activation_forward
 from .blocks import block, matrix, param_block
-from .table import ACC_IN, AUX, BIAS, CODE, IN, N_IN, N_OUT, OUT, PARAM, X_BLOCK
+from .table import ACC_IN, AUX, BIAS, CODE, D_AUX, D_IN, D_OUT, IN, N_IN, N_OUT, OUT, PARAM, X_BLOCK
 
 # Measured: even at 32x10x5 a BLAS call is no slower than the loops, and from
 # 64x64x64 up it is 3-9x faster, so BLAS is used wherever the caller allows it.
@@ -223,11 +223,11 @@ def backward(net, op, ch):
     row = net.ops[op]
     n_in, n_out, code = row[N_IN], row[N_OUT], row[CODE]
     rows, fm = ch.rows, ch.fm
-    dz_flat = block(ch.deltas, row[AUX] if code >= 0 else row[OUT], rows, n_out)
+    dz_flat = block(ch.deltas, row[D_AUX] if code >= 0 else row[D_OUT], rows, n_out)
     if code >= 0:  # through the fused activation first
         z = block(ch.acts, row[AUX], rows, n_out)
         a = block(ch.acts, row[OUT], rows, n_out)
-        activation_backward(code, z, a, block(ch.deltas, row[OUT], rows, n_out), dz_flat)
+        activation_backward(code, z, a, block(ch.deltas, row[D_OUT], rows, n_out), dz_flat)
     dz = matrix(dz_flat, fm, rows, n_out)
     x = matrix(block(ch.acts, row[IN], rows, n_in), fm, rows, n_in)
     gw = ch.grad[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
@@ -239,7 +239,7 @@ def backward(net, op, ch):
     if row[IN] == X_BLOCK:
         return  # the network's input: no gradient needed
     w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
-    dx = matrix(block(ch.deltas, row[IN], rows, n_in), fm, rows, n_in)
+    dx = matrix(block(ch.deltas, row[D_IN], rows, n_in), fm, rows, n_in)
     if fm:
         dense_backward_input_fm(dx, dz, w, row[ACC_IN] != 0)
     else:

@@ -10,7 +10,7 @@ without DROPOUT_ON) the op copies its input.
 from .._jit import jit, jit_inline
 from .blocks import add_into, block
 from .random import mix, uniform
-from .table import ACC_IN, CODE, DROPOUT_ON, IN, N_OUT, OUT, RATE, X_BLOCK
+from .table import ACC_IN, CODE, D_IN, D_OUT, DROPOUT_ON, IN, N_OUT, OUT, RATE, X_BLOCK
 
 
 @jit
@@ -48,8 +48,8 @@ def backward(net, op, ch):
     if row[IN] == X_BLOCK:
         return
     n = row[N_OUT]
-    g = block(ch.deltas, row[OUT], ch.rows, n)
-    dx = block(ch.deltas, row[IN], ch.rows, n)
+    g = block(ch.deltas, row[D_OUT], ch.rows, n)
+    dx = block(ch.deltas, row[D_IN], ch.rows, n)
     target = g if row[ACC_IN] else dx
     if ch.mode & DROPOUT_ON:
         rate = net.scalars[op, RATE]

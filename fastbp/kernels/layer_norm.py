@@ -9,7 +9,7 @@ import math
 
 from .._jit import jit_inline
 from .blocks import add_into, block, matrix
-from .table import ACC_IN, AUX, BIAS, EPS, IN, N_OUT, OUT, PARAM, X_BLOCK
+from .table import ACC_IN, AUX, BIAS, D_IN, D_OUT, EPS, IN, N_OUT, OUT, PARAM, X_BLOCK
 
 
 @jit_inline
@@ -72,14 +72,14 @@ def backward(net, op, ch):
     g_gamma = ch.grad[row[PARAM] : row[PARAM] + w]
     g_beta = ch.grad[row[BIAS] : row[BIAS] + w]
     x = matrix(block(ch.acts, row[IN], ch.rows, w), ch.fm, ch.rows, w)
-    dy_flat = block(ch.deltas, row[OUT], ch.rows, w)
+    dy_flat = block(ch.deltas, row[D_OUT], ch.rows, w)
     dy = matrix(dy_flat, ch.fm, ch.rows, w)
     aux = ch.acts[row[AUX] * rows : (row[AUX] + 4) * rows]
     mean, rstd, s1, s2 = aux[:rows], aux[rows : 2 * rows], aux[2 * rows : 3 * rows], aux[3 * rows :]
     want_dx = row[IN] != X_BLOCK
     acc = row[ACC_IN] != 0
     # with ACC_IN the result goes into dy itself (each element is read before it is written), then is added
-    dx = dy if acc or not want_dx else matrix(block(ch.deltas, row[IN], ch.rows, w), ch.fm, ch.rows, w)
+    dx = dy if acc or not want_dx else matrix(block(ch.deltas, row[D_IN], ch.rows, w), ch.fm, ch.rows, w)
     inv_w = 1.0 / w
     zero = x.dtype.type(0)
     if ch.fm:
@@ -118,4 +118,4 @@ def backward(net, op, ch):
                     xh = (x[r, j] - m) * s
                     dx[r, j] = s * (dy[r, j] * gamma[j] - a * inv_w - xh * b * inv_w)
     if want_dx and acc:
-        add_into(block(ch.deltas, row[IN], ch.rows, w), dy_flat)
+        add_into(block(ch.deltas, row[D_IN], ch.rows, w), dy_flat)

@@ -38,6 +38,7 @@ from .random import mix
 from .table import (
     ACTIVATION,
     BATCH_NORM,
+    D_OUT,
     DENSE,
     DROPOUT,
     KIND,
@@ -125,7 +126,8 @@ def _chunk(net, grad, data, work, batch, c, chunk_rows):
     rows = min(chunk_rows, batch.rows - c * chunk_rows)
     span = net.row_width * chunk_rows
     acts = work.acts[c * span : c * span + net.row_width * rows]
-    deltas = work.deltas[c * span : c * span + net.row_width * rows]
+    delta_span = work.delta_width * chunk_rows
+    deltas = work.deltas[c * delta_span : c * delta_span + work.delta_width * rows]
     fm = work.chunk_rows > 0
     # chunk_grads holds no row on a serial pass: the one chunk writes grad (c - c, not 0: a
     # parfor index may be unsigned, and unsigned with signed unifies to float)
@@ -228,7 +230,7 @@ def _output_loss(net, data, work, batch, ch, norm):
     off, k = net.ops[last, OUT], net.ops[last, N_OUT]
     rows = ch.rows
     y, labels, w = batch_targets(data, work, batch, ch.row0, ch.row0 + rows)
-    out, d = block(ch.acts, off, ch.rows, k), block(ch.deltas, off, ch.rows, k)
+    out, d = block(ch.acts, off, ch.rows, k), block(ch.deltas, net.ops[last, D_OUT], ch.rows, k)
     if not ch.fm:
         return loss_and_delta(
             net.loss_code, out.reshape(rows, k), y, labels, w, d.reshape(rows, k), True, norm

@@ -6,7 +6,7 @@ flows unchanged to both.
 
 from .._jit import jit_inline
 from .blocks import add_into, block
-from .table import ACC_IN, ACC_SKIP, IN, N_OUT, OUT, SKIP, X_BLOCK
+from .table import ACC_IN, ACC_SKIP, D_IN, D_OUT, D_SKIP, IN, N_OUT, OUT, SKIP
 
 
 @jit_inline
@@ -26,9 +26,9 @@ def forward(net, op, ch):
 def backward(net, op, ch):
     row = net.ops[op]
     n = row[N_OUT]
-    g = block(ch.deltas, row[OUT], ch.rows, n)
-    for off, acc in ((row[IN], row[ACC_IN]), (row[SKIP], row[ACC_SKIP])):
-        if off == X_BLOCK:
+    g = block(ch.deltas, row[D_OUT], ch.rows, n)
+    for off, acc in ((row[D_IN], row[ACC_IN]), (row[D_SKIP], row[ACC_SKIP])):
+        if off < 0:  # x: no delta
             continue
         if acc:
             add_into(block(ch.deltas, off, ch.rows, n), g)

@@ -48,7 +48,13 @@ AUX = 9  # dense with an activation: block of z; layer norm: its (4, rows) scrat
 STATE = 10  # batch norm: offset of running_mean (then running_var) in buffers; else -1
 ACC_IN = 11  # 1: the backward pass adds into the input's delta (another op wrote it first)
 ACC_SKIP = 12  # the same for SKIP's delta
-N_COLUMNS = 13
+# where the gradients live: per-row offsets in the delta buffer, which reuses a block's place once
+# the backward pass is done with it (see fastbp.plan), so the deltas of a deep network stay in cache
+D_OUT = 13  # the delta of OUT
+D_IN = 14  # the delta of IN (-1 for x, which needs none)
+D_SKIP = 15  # the delta of SKIP (-1 when none)
+D_AUX = 16  # dense with an activation: the delta of z
+N_COLUMNS = 17
 X_BLOCK = 0  # every pass copies its input x to the start of its rows: a block like any other
 
 # columns of the float table
@@ -131,11 +137,12 @@ def _as_net(net):
 Work, WorkType = _bundle(
     "Work",
     ("acts", "deltas", "stats", "partials", "chunk_grads", "chunk_loss", "scratch", "yb", "lb", "wb", "order",
-     "chunk_rows"),
+     "chunk_rows", "delta_width"),
     """Work buffers for the passes over one batch.
 
-acts, deltas : (slots * row_width * rows,) each op's outputs and their gradients,
-    one slot of ``row_width * rows`` per chunk (one slot for a serial pass).
+acts : (slots * row_width * rows,) each op's outputs, one slot of ``row_width * rows``
+    per chunk (one slot for a serial pass).
+deltas : (slots * delta_width * rows,) their gradients, at the D_ columns' offsets.
 stats : (4 * batch-norm widths,) float64 batch statistics and gradient sums.
 partials : (slots, 4 * batch-norm widths) float64 each chunk's partial sums, at the stats offsets.
 chunk_grads : (slots, P) each chunk's gradient (empty for a serial pass).
@@ -144,6 +151,7 @@ scratch : 1-D, for BLAS products summed in pieces and accumulated input deltas.
 yb, lb, wb : gathered targets, labels and row weights of a shuffled batch.
 order : (n,) int64 the epoch's permutation.
 chunk_rows : rows per feature-major chunk, or 0 for one row-major pass.
+delta_width : per-row length of one pass's delta block.
 """,
 )  # fmt: skip
 
