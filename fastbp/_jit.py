@@ -45,13 +45,8 @@ def jit(func):
     return numba.njit(**JIT_OPTIONS)(func)
 
 
-def jit_parallel(func):
-    """Compile ``func`` with ``parallel=True``: its ``prange`` loops run on numba's thread pool."""
-    return numba.njit(parallel=True, **JIT_OPTIONS)(func)
-
-
 def jit_inline(func):
-    """Compile a small scalar helper that is inlined into its callers."""
+    """Compile a helper that numba inlines into its callers (small helpers and the op kernels)."""
     return numba.njit(inline="always", **JIT_OPTIONS)(func)
 
 

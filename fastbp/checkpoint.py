@@ -73,7 +73,10 @@ def restore(path, net, optimizer, schedule, batch_size, shuffle):
     if state is None:
         raise io.ModelFileError(f"{path}: a model file, not a checkpoint of fit")
     try:
-        config_matches = stored.header["config"] == net._config()
+        stored_config = stored.header["config"]
+        if isinstance(stored_config, dict) and "class" not in stored_config:  # format 2: MLPs, no norms
+            stored_config = {"class": "MLP", "norm": None, "residual": False, **stored_config}
+        config_matches = stored_config == net._config()
         batch_shuffle = (state["batch_size"], state["shuffle"])
         spec = state["optimizer"]
         cls = _OPTIMIZER_CLASSES.get(spec["class"])

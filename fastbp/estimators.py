@@ -144,6 +144,12 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.solver == "lbfgs" and self.norm == "batch":
+            # L-BFGS minimises the full-batch loss and never runs the epochs that keep BatchNorm's
+            # running statistics, which predict uses: refuse rather than predict with mean 0, variance 1
+            raise ValueError(
+                "solver='lbfgs' does not train norm='batch' (its running statistics); use adam or sgd"
+            )
         if self.learning_rate not in LEARNING_RATES:
             raise ValueError(f"learning_rate must be one of {LEARNING_RATES}, got {self.learning_rate!r}")
         checks = [
@@ -286,7 +292,7 @@ class _BaseMLP(BaseEstimator):
             callbacks=[stopper],
         )  # fmt: skip
         if held_out is not None and stopper.best_params is not None:
-            self.net_.params[:] = stopper.best_params
+            self.net_._load_state_vector(stopper.best_params)  # weights and running statistics
         if not incremental and not stopper.converged and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -381,7 +387,7 @@ class _Stopper:
                 est._no_improvement_count = 0
             if score > est.best_validation_score_:
                 est.best_validation_score_ = score
-                self.best_params = info["net"].params.copy()
+                self.best_params = info["net"]._state_vector()
         else:
             if est.loss_curve_[-1] > est.best_loss_ - est.tol:
                 est._no_improvement_count += 1

@@ -168,7 +168,7 @@ def read(path):
     Raises
     ------
     ModelFileError
-        Wrong magic, a format version other than this fastbp's, a malformed
+        Wrong magic, a format version this fastbp does not read (it reads 2 and 3), a malformed
         or inconsistent header, an array dtype other than float32, float64
         or int64, truncated or extra data, or a checksum mismatch.
     """

@@ -7,7 +7,7 @@ import numpy as np
 from . import io
 from . import layers as L
 from .kernels import activations
-from .plan import Plan
+from .plan import MAX_OPS, Plan
 from .sequential import (  # noqa: F401  (fastbp.model.DTYPES etc., as before)
     DTYPES,
     OUTPUTS_OF_LOSS,
@@ -212,10 +212,28 @@ class MLP(Sequential):
 MAX_ROW_WIDTH_PER_VALUE = 64
 
 
+def _count_specs(items, limit=MAX_OPS):
+    """How many layer specs (nested residual blocks included) a list holds, counted up to ``limit + 1``."""
+    count, stack = 0, [items]
+    while stack and count <= limit:
+        for item in stack.pop():
+            count += 1
+            inner = item.get("layers") if isinstance(item, dict) else None
+            if isinstance(inner, list):
+                stack.append(inner)
+            if count > limit:
+                break
+    return count
+
+
 def _plan_of(config):
     """(class, constructor arguments, plan) of a file's ``config``, without allocating the weights."""
     config = dict(config)
     kind = config.pop("class", "MLP")  # format 2 files hold MLPs and no class
+    # refuse a header that would build more specs than a plan may hold, before building any
+    for key in ("sizes", "layers"):
+        if isinstance(config.get(key), list) and _count_specs(config[key]) > MAX_OPS:
+            raise ValueError(f"a network has at most {MAX_OPS} ops")
     if kind == "MLP":
         probe = object.__new__(MLP)
         known = {

@@ -42,8 +42,9 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.kind = kernels.KINDS[cls.kernel.__name__.rsplit(".", 1)[1]][0]
-        cls.n_state = cls.kernel.N_STATE
+        if cls.kernel is not None:
+            cls.kind = kernels.KINDS[cls.kernel.__name__.rsplit(".", 1)[1]][0]
+            cls.n_state = cls.kernel.N_STATE
 
     def __init__(self, lr):
         self.lr = _check_number("lr", lr)

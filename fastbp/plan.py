@@ -4,8 +4,8 @@ The table (``fastbp.kernels.table`` documents its columns) has one row per
 op; the flat ``params`` and ``buffers`` and the per-row work layout follow
 from it.  Per row of a pass, the work buffers hold, in this order:
 
-- the pass's input x (n_in values) when it is gathered (shuffled or
-  feature-major batches);
+- the pass's input x (n_in values, ``table.X_BLOCK``; every pass copies it
+  there);
 - each op's output block;
 - each layer norm's (4, rows) scratch (mean, 1/std, two backward sums);
 - 2 * n_out values where a feature-major chunk computes its loss row-major.
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .kernels import table
-from .layers import Dense, Layer
+from .layers import Layer
 
 MAX_OPS = 4096  # a network of more ops is refused (files are untrusted; real MLPs have a few dozen)
 
@@ -38,7 +38,6 @@ class Builder:
         self.prefix = ""
         self.denses = 0
         self.dropouts = {}
-        self.last_dense_op = None
 
     def _op(self, kind, code, n_in, n_out, source, eps=0.0, momentum=0.0):
         if len(self.rows) >= MAX_OPS:
@@ -64,7 +63,6 @@ class Builder:
         row[table.PARAM] = self._param("weight", (width, n))
         if bias:
             row[table.BIAS] = self._param("bias", (n,))
-        self.last_dense_op = len(self.rows) - 1
         self.denses += 1
         return row[table.OUT], n
 
@@ -94,7 +92,7 @@ class Builder:
         row[table.BIAS] = self._param("bias", (width,))
         if kind == table.BATCH_NORM:
             row[table.AUX] = self.n_stats
-            self.n_stats += 4 * width
+            self.n_stats += 5 * width
             row[table.STATE] = self.n_buffers
             self.buffer_names.append((self.prefix + "running_mean", self.n_buffers, (width,)))
             self.buffer_names.append((self.prefix + "running_var", self.n_buffers + width, (width,)))
@@ -138,8 +136,11 @@ class Plan:
     row_width : int
         Values per row of one pass's work block.
     n_stats : int
-        Length of the batch statistics block (4 per batch-norm feature).
+        Length of the batch statistics block (5 per batch-norm feature).
+    delta_width : int
+        Values per row of one pass's gradient block (places reused, see ``_place_deltas``).
     parameter_names, buffer_names : list of (name, offset, shape)
+    layers : list of fastbp.layers.Layer
     """
 
     def __init__(self, n_in, layers):
@@ -276,13 +277,3 @@ class Plan:
         """(weight offset, bias offset or -1) of every dense op, in order."""
         rows = self.ops[self.ops[:, table.KIND] == table.DENSE]
         return [(int(r[table.PARAM]), int(r[table.BIAS])) for r in rows]
-
-
-def dense_layers(layers):
-    """The Dense specs of a layer list, residual blocks included, in order."""
-    found = []
-    for layer in layers:
-        if isinstance(layer, Dense):
-            found.append(layer)
-        found.extend(dense_layers(getattr(layer, "layers", [])))
-    return found

@@ -4,6 +4,7 @@ The layers compile into a plan (``fastbp.plan``); every pass of the kernels
 walks that plan.  ``fastbp.MLP`` is the short form that builds one.
 """
 
+import copy
 import math
 import numbers
 import threading
@@ -126,7 +127,7 @@ class Sequential:
         self._output_act = output_act
         self.reset_parameters()
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ parameters
     @property
     def layers(self):
         return list(self.plan.layers)
@@ -236,7 +237,7 @@ class Sequential:
     def copy(self, dtype=None):
         """An independent copy, optionally converted to ``dtype``."""
         other = object.__new__(type(self))
-        other.__dict__.update(self.__getstate__())
+        other.__dict__.update(copy.deepcopy(self.__getstate__()))  # lists such as MLP.activation too
         other.dtype = np.dtype(dtype) if dtype is not None else self.dtype
         other.params = self.params.astype(other.dtype)
         other.running_stats = self.running_stats.astype(other.dtype)

@@ -343,3 +343,20 @@ def test_no_compiled_function_takes_more_than_eight_arguments():
     assert len(found) > 40 and "fastbp.kernels.network._loss_gradient" in found
     counts = {name: f.py_func.__code__.co_argcount for name, f in found.items()}
     assert max(counts.values()) <= 8, {name: n for name, n in counts.items() if n > 8}
+
+
+def test_a_diverged_fit_leaves_the_running_statistics_finite(rng):
+    """The running statistics move only once a step is applied: a refused step leaves them as they were."""
+    net = fastbp.Sequential(3, [L.Dense(4), L.ReLU(), L.Dense(4), L.BatchNorm(), L.Dense(2)], dtype="float64")
+    X, y = rng.normal(size=(16, 3)) * 100, rng.normal(size=(16, 2)) * 100
+    with pytest.raises(fastbp.TrainingDiverged):
+        net.fit(X, y, epochs=50, batch_size=4, optimizer=fastbp.SGD(lr=1e12))
+    # the weights of the last applied step are huge but finite, and so are the statistics of its batch
+    assert np.isfinite(net.running_stats).all() and np.isfinite(net.params).all()
+
+
+def test_lbfgs_refuses_batch_norm():
+    pytest.importorskip("sklearn")
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="lbfgs"):
+        fastbp.MLPRegressor(hidden_layer_sizes=(4,), norm="batch", solver="lbfgs").fit(X, X[:, 0])

@@ -553,3 +553,24 @@ def test_a_checkpoint_with_bad_buffers_is_refused_and_changes_nothing(edit, mess
     np.testing.assert_array_equal(net.running_stats, stats)
     np.testing.assert_array_equal(optimizer.state, state)
     assert optimizer.step_count == steps and net.epochs_trained == 1
+
+
+def test_a_format2_checkpoint_resumes_where_the_old_version_left_it(tmp_path):
+    """A checkpoint written by the previous format resumes, and the fit ends where the old version's did."""
+    data = np.load(DATA / "mlp_format2_checkpoint_resumed.npz")
+    path = tmp_path / "old.fbp"
+    path.write_bytes((DATA / "mlp_format2_checkpoint.fbp").read_bytes())
+    net = fastbp.load(path)
+    net.fit(data["X"], data["y"], epochs=4, batch_size=8, resume=path)
+    # the same run in the same precision; the passes sum in another order than the old ones did
+    np.testing.assert_allclose(net.params, data["params"], rtol=1e-10, atol=1e-12)
+
+
+def test_an_mlp_header_with_many_sizes_is_refused_before_building_anything(saved):
+    def edit(header):
+        header["config"] = {**header["config"], "class": "MLP", "sizes": [1] * 100_000}
+        for key in ("n_in", "layers"):
+            header["config"].pop(key, None)
+
+    _rewrite(saved, edit)
+    _refused_quickly_and_cheaply(saved, "at most 4096 ops")

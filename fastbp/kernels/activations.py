@@ -5,7 +5,7 @@ and libm in float64.
 
 Each activation has a small integer code, the CODE column of its op in the
 network's table (``table.py``).  A new activation is one forward/backward
-pair of loops here, its code and its entry in ``CODES``.  The kernels work on flat
+pair of loops here, its code and its entry in ``ACTIVATIONS``.  The kernels work on flat
 1-D arrays (a layer's ``(rows, width)`` block viewed as one vector); the branch
 on the code sits outside the element loop so the loop can vectorise.
 """

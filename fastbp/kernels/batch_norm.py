@@ -9,8 +9,8 @@ The batch statistics need every chunk's rows, so in training an op is a
 barrier of the pass (``network.py``): each chunk writes partial sums into its
 row of ``partials`` and a serial reduction over the chunks, in chunk order,
 finishes them, so the result does not depend on the thread count.  The op's
-block of ``stats`` (float64, at AUX) holds the mean, 1/std, and the batch
-sums of dy and dy * xh of the backward pass: (4, width).
+block of ``stats`` (float64, at AUX) holds the mean, 1/std, the batch sums
+of dy and dy * xh of the backward pass, and the variance: (5, width).
 """
 
 import math
@@ -20,18 +20,19 @@ from .blocks import add_into, block, matrix
 from .table import (
     ACC_IN,
     AUX,
+    BATCH_NORM,
     BIAS,
     D_IN,
     D_OUT,
     EPS,
     IN,
+    KIND,
     MOMENTUM,
     N_OUT,
     OUT,
     PARAM,
     STATE,
     TRAIN,
-    UPDATE_RUNNING,
     X_BLOCK,
 )
 
@@ -91,22 +92,37 @@ def reduce_mean(net, op, stats, partials, n_chunks, n):
 
 
 @jit
-def reduce_var(net, op, stats, partials, n_chunks, n, mode):
-    """1/std of the batch from the chunks' partial sums; the running statistics when ``mode`` says so."""
+def reduce_var(net, op, stats, partials, n_chunks, n):
+    """The batch's biased variance (kept for ``update_running``) and 1/std from the chunks' partial sums."""
     w, a = net.ops[op, N_OUT], net.ops[op, AUX]
-    eps, momentum = net.scalars[op, EPS], net.scalars[op, MOMENTUM]
-    state = net.ops[op, STATE]
-    running_mean = net.buffers[state : state + w]
-    running_var = net.buffers[state + w : state + 2 * w]
+    eps = net.scalars[op, EPS]
     for j in range(w):
         s = 0.0
         for c in range(n_chunks):
             s += partials[c, a + w + j]
         var = s / n
+        stats[a + 4 * w + j] = var
         stats[a + w + j] = 1.0 / math.sqrt(var + eps)
-        if mode & UPDATE_RUNNING:
-            running_mean[j] = (1.0 - momentum) * running_mean[j] + momentum * stats[a + j]
-            running_var[j] = (1.0 - momentum) * running_var[j] + momentum * var * n / (n - 1)
+
+
+@jit
+def update_running(net, stats, n):
+    """Move every batch norm's running statistics towards the last batch's (``n`` rows), with ``momentum``.
+
+    Called by the epoch once the batch's step was applied, so a step refused
+    for a non-finite loss or gradient leaves them as they were.  The running
+    variance takes the unbiased batch variance, as ``torch.nn.BatchNorm1d``.
+    """
+    for op in range(net.ops.shape[0]):
+        if net.ops[op, KIND] != BATCH_NORM:
+            continue
+        w, a, state = net.ops[op, N_OUT], net.ops[op, AUX], net.ops[op, STATE]
+        momentum = net.scalars[op, MOMENTUM]
+        for j in range(w):
+            mean, var = stats[a + j], stats[a + 4 * w + j]
+            net.buffers[state + j] = (1.0 - momentum) * net.buffers[state + j] + momentum * mean
+            old = net.buffers[state + w + j]
+            net.buffers[state + w + j] = (1.0 - momentum) * old + momentum * var * n / (n - 1)
 
 
 @jit_inline

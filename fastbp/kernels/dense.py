@@ -6,8 +6,15 @@ Three implementations of each product, chosen per call by the pass:
   Never called inside a ``prange``, so a threaded BLAS never runs inside
   fastbp's own thread pool.
 - Plain row-major loops, whose innermost loop runs along contiguous memory (a
-  row of ``w``, ``z`` or ``dz``) so LLVM vectorises it.  The parallel chunked
-  path uses the feature-major loops of ``feature_major.py`` instead.
+  row of ``w``, ``z`` or ``dz``) so LLVM vectorises it (``deterministic=True``).
+- Feature-major loops (the ``_fm`` kernels) for the parallel chunked passes
+  over narrow layers: a block is read as (width, rows), so every innermost
+  loop runs along the rows of the chunk (a hundred or more contiguous values)
+  whatever the layer's width, and vectorises even for 4-wide layers, where
+  the row-major loops cannot.  Measured on the chains grid case (chunks of
+  157 rows): 17-26 GFLOP/s on each of its layers against 2.5-40 row-major.
+
+``forward`` and ``backward`` are the op's entries in the network pass.
 """
 
 import numpy as np

@@ -14,10 +14,10 @@ from .table import ACC_IN, CODE, D_IN, D_OUT, DROPOUT_ON, IN, N_OUT, OUT, RATE, 
 
 
 @jit
-def dropout_rows(out, x, rate, layer_key, row0, width, rows, feature_major):
-    """out = x * mask / (1 - rate) on a (rows, width) block, or (width, rows) when ``feature_major``."""
+def dropout_rows(out, x, rate, layer_key, row0, width, rows, fm):
+    """out = x * mask / (1 - rate) on a (rows, width) block, or (width, rows) when ``fm``."""
     keep_scale = 1.0 / (1.0 - rate)
-    if feature_major:
+    if fm:
         for j in range(width):
             for i in range(rows):
                 e = j * rows + i

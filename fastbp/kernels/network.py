@@ -18,7 +18,9 @@ How a pass runs is a property of the pass, not of the network:
   the batch size, so the result is the same, bit for bit, for any number of
   threads.
 
-Both come from one source (``_loss_gradient``).  A batch norm in training
+Both come from one source (``_loss_gradient``); ``work.chunk_rows`` (0 for
+one row-major pass) decides how a call runs, and the parallel twin is called
+only for chunks.  A batch norm in training
 needs statistics over the whole batch, so it is a barrier: the chunks stop
 there, a serial reduction over their partial sums finishes the statistics,
 and the chunks go on.
@@ -49,6 +51,7 @@ from .table import (
     PARAM,
     RESIDUAL,
     TRAIN,
+    UPDATE_RUNNING,
     X_BLOCK,
     Batch,
     Chunk,
@@ -319,7 +322,7 @@ def _loss_gradient(net, grad, data, work, batch):
         batch_norm.reduce_mean(net, stop, work.stats, work.partials, n_chunks, batch.rows)
         for c in prange(n_chunks):
             batch_norm.partial_var(net, stop, _chunk(net, grad, data, work, batch, c, chunk_rows))
-        batch_norm.reduce_var(net, stop, work.stats, work.partials, n_chunks, batch.rows, mode)
+        batch_norm.reduce_var(net, stop, work.stats, work.partials, n_chunks, batch.rows)
         lo = stop
         stop = barrier_after(net, stop, mode)
     grads = work.chunk_grads if work.chunk_rows > 0 else grad.reshape(1, grad.size)
@@ -436,6 +439,8 @@ def _train_epoch(net, grad, optim, data, work, epoch):
         status = _step(net.params, grad, optim, optim.step + steps + 1, loss)
         if status != OK:
             return total, weight, steps, status, b
+        if epoch.mode & UPDATE_RUNNING:
+            batch_norm.update_running(net, work.stats, rows)
         total += loss * w
         weight += w
         steps += 1
@@ -451,14 +456,14 @@ train_epoch_parallel = jit_with_globals(_train_epoch, "_parallel", PASS=loss_gra
 
 
 @jit
-def forward_rows(net, acts, x, rows, mode):
+def forward_rows(net, acts, x, rows):
     """Output block (1-D) of a serial row-major pass over the ``rows`` rows of ``x`` (n, n_in), C order."""
     empty = acts[:0]
     no_stats = net.scalars[0, :0]  # an empty float64 view: no allocation on the one-row predict path
     serial = rows < 0  # False, typed as a plain bool like the chunks' flags
     ch = Chunk(
         acts[: net.row_width * rows], empty, empty, no_stats, no_stats, rows, rows - rows, rows, serial,
-        not serial, mode, np.uint64(0), empty,
+        not serial, rows - rows, np.uint64(0), empty,
     )  # fmt: skip
     flat = x.reshape(x.size)
     x_block = ch.acts[X_BLOCK * rows : X_BLOCK * rows + flat.size]
@@ -479,7 +484,7 @@ def evaluate_loss(net, acts, data, capacity):
     total = 0.0
     for start in range(0, n, capacity):
         rows = min(capacity, n - start)
-        out = forward_rows(net, acts, x[start : start + rows], rows, 0).reshape(rows, k)
+        out = forward_rows(net, acts, x[start : start + rows], rows).reshape(rows, k)
         y, labels, w = target_rows(data, start, start + rows)
         norm = weight_sum(w, rows)
         total += norm * loss_and_delta(net.loss_code, out, y, labels, w, out, False, norm)
@@ -502,6 +507,6 @@ def predict(net, acts, x, out):
     capacity = acts.size // net.row_width
     for start in range(0, n, capacity):
         rows = min(capacity, n - start)
-        res = forward_rows(net, acts, x[start : start + rows], rows, 0)
+        res = forward_rows(net, acts, x[start : start + rows], rows)
         output_transform(net.loss_code, res.reshape(rows, k), out[start : start + rows])
     return True

@@ -143,8 +143,8 @@ Work, WorkType = _bundle(
 acts : (slots * row_width * rows,) each op's outputs, one slot of ``row_width * rows``
     per chunk (one slot for a serial pass).
 deltas : (slots * delta_width * rows,) their gradients, at the D_ columns' offsets.
-stats : (4 * batch-norm widths,) float64 batch statistics and gradient sums.
-partials : (slots, 4 * batch-norm widths) float64 each chunk's partial sums, at the stats offsets.
+stats : (5 * batch-norm widths,) float64 batch statistics and gradient sums.
+partials : (slots, 5 * batch-norm widths) float64 each chunk's partial sums, at the stats offsets.
 chunk_grads : (slots, P) each chunk's gradient (empty for a serial pass).
 chunk_loss : (slots,) float64 each chunk's share of the loss.
 scratch : 1-D, for BLAS products summed in pieces and accumulated input deltas.
