@@ -292,7 +292,9 @@ def _say_if_compiling():
     except (AttributeError, OSError):
         return
     if not cached:
-        print("compiling fastbp's kernels for this machine (the first run only; up to a minute)...", flush=True)
+        print(
+            "compiling fastbp's kernels for this machine (the first run only; up to a minute)...", flush=True
+        )
 
 
 def _plot_history(history, path, title):
