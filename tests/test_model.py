@@ -410,3 +410,16 @@ def test_bad_sample_weights_are_refused(weights, message, rng):
     net = fastbp.MLP([2, 3, 1])
     with pytest.raises((ValueError, TypeError), match=message):
         net.fit(rng.normal(size=(6, 2)), rng.normal(size=6), sample_weight=weights)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("rows", [1, 70, 5000])
+def test_predict_refuses_nan_and_inf_before_computing(bad, rows, rng):
+    """predict checks X in its compiled call (one call fewer on a one-row predict): same error, no output."""
+    net = fastbp.MLP([3, 5, 2], loss="cross_entropy", seed=0)
+    X = rng.normal(size=(rows, 3)).astype(np.float32)
+    X[rows // 2, 1] = bad
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        net.predict(X)
+    X[rows // 2, 1] = 0.0
+    assert np.isfinite(net.predict(X)).all()

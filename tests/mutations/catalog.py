@@ -206,10 +206,7 @@ MUTATIONS = [
         "predict_nan_check_removed",
         "predict's compiled call no longer refuses NaN or inf in X (check_features leaves it to predict)",
         [Edit(NETWORK, "    if not all_finite(x.reshape(x.size)):\n        return False\n", "")],
-        (
-            f"{MODEL}::test_bad_data_is_refused_before_any_work",
-            f"{RELIABILITY}::test_bad_input_gets_a_clear_error_before_any_work",
-        ),
+        (f"{MODEL}::test_predict_refuses_nan_and_inf_before_computing",),
     ),
     _m(
         "cosine_schedule_off_by_one",
