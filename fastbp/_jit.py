@@ -71,12 +71,13 @@ def jit_serial_and_parallel(func, fastmath=FASTMATH):
     return serial, parallel
 
 
-def jit_with_globals(func, suffix, **names):
+def jit_with_globals(func, suffix, parallel=False, **names):
     """Compile a copy of ``func`` in which the global ``names`` are bound to other values.
 
     One source, several kernels: the serial and the parallel epoch differ
-    only in which pass they call.  The copy gets its own qualified name
-    (``func.__qualname__ + suffix``), as numba's on-disk cache requires.
+    only in which pass they call, and a pass for plain MLPs differs from the
+    full one in the op kernels it can reach.  The copy gets its own qualified
+    name (``func.__qualname__ + suffix``), as numba's on-disk cache requires.
     """
     scope = dict(func.__globals__)
     scope.update(names)
@@ -85,7 +86,7 @@ def jit_with_globals(func, suffix, **names):
     )
     copy.__qualname__ = func.__qualname__ + suffix
     copy.__module__ = func.__module__
-    return numba.njit(**JIT_OPTIONS)(copy)
+    return numba.njit(parallel=parallel, **JIT_OPTIONS)(copy)
 
 
 # Start numba's threading layer now.  Serial kernels call parallel ones; when

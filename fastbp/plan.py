@@ -265,6 +265,19 @@ class Plan:
         return [table.KIND_NAMES[k] for k in self.ops[:, table.KIND]]
 
     @property
+    def family(self):
+        """Which passes serve this plan (``kernels.network.PASSES``): the fewest kernels its op kinds need.
+
+        "dense" for dense layers and activations alone, "mlp" with dropout too, else "full".
+        """
+        kinds = set(self.ops[:, table.KIND].tolist())
+        if kinds <= {table.DENSE, table.ACTIVATION}:
+            return "dense"
+        if kinds <= {table.DENSE, table.ACTIVATION, table.DROPOUT}:
+            return "mlp"
+        return "full"
+
+    @property
     def has_batch_norm(self):
         return bool(np.any(self.ops[:, table.KIND] == table.BATCH_NORM))
 

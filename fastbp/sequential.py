@@ -341,8 +341,10 @@ class Sequential:
         batch = table.Batch(0, X.shape[0], False, key, mode, True)
         work = ws.bundle(NO_ORDER)
 
+        passes = kernels.PASSES[self.plan.family]
+
         def loss_grad_into(grad):
-            return kernels.loss_gradient(self._net(), grad, data, work, batch)[0]
+            return passes.loss_gradient(self._net(), grad, data, work, batch)[0]
 
         return loss_grad_into
 
@@ -365,7 +367,7 @@ class Sequential:
         acts = self._small_buffer() if chunk <= SMALL_PREDICT_ROWS else self._buffer(chunk)
         out = np.empty((X.shape[0], self.plan.n_out), dtype=self.dtype)
         with using_threads(n_threads):
-            finite = kernels.predict(self._net_ref(), acts, X, out)
+            finite = kernels.PASSES[self.plan.family].predict(self._net_ref(), acts, X, out)
         if not finite:  # checked before any row went through
             raise ValueError(validation.not_finite_message("X", self.dtype))
         return out
@@ -429,7 +431,8 @@ class Sequential:
 
     def _evaluate(self, X, y2d, labels, sw, acts):
         capacity = acts.size // self.plan.row_width
-        return float(kernels.evaluate_loss(self._net(), acts, table.Data(X, y2d, labels, sw), capacity))
+        data = table.Data(X, y2d, labels, sw)
+        return float(kernels.PASSES[self.plan.family].evaluate_loss(self._net(), acts, data, capacity))
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -633,7 +636,8 @@ class Sequential:
         mode = TRAINING | (table.DROPOUT_ON if self._has_dropout else 0)
         min_rows = 2 if self.plan.has_batch_norm else 1
         batch_size, shuffle, clip, blas = settings
-        kernel = kernels.train_epoch_parallel if ws.chunk_rows else kernels.train_epoch
+        passes = kernels.PASSES[self.plan.family]
+        kernel = passes.train_epoch_parallel if ws.chunk_rows else passes.train_epoch
         work = ws.bundle(order)
 
         def run(lr, key):

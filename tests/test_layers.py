@@ -360,3 +360,28 @@ def test_lbfgs_refuses_batch_norm():
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="lbfgs"):
         fastbp.MLPRegressor(hidden_layer_sizes=(4,), norm="batch", solver="lbfgs").fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+@pytest.mark.parametrize("batch", [16, 200])  # a serial pass, and parallel chunks
+def test_a_plan_runs_on_the_passes_its_kinds_need_and_they_agree_with_the_full_ones(
+    dropout, batch, monkeypatch
+):
+    """MLPs compile passes without the norm kernels (a first run's compile time), with the same results."""
+    from fastbp.plan import Plan
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(400, 4)), rng.integers(0, 3, 400)
+    own = fastbp.MLP([4, 16, 8, 3], activation="tanh", loss="cross_entropy", dropout=dropout, dtype="float64")
+    assert own.plan.family == ("mlp" if dropout else "dense")
+    assert _net("batch_norm").plan.family == "full"
+    full = own.copy()
+    own.fit(X, y, epochs=2, batch_size=batch)
+    expected = own.predict(X), own.evaluate(X, y), own.loss_grad(X, y, dropout_seed=1)
+    monkeypatch.setattr(Plan, "family", property(lambda plan: "full"))
+    full.fit(X, y, epochs=2, batch_size=batch)
+    np.testing.assert_array_equal(full.params, own.params)
+    np.testing.assert_array_equal(full.predict(X), expected[0])
+    assert full.evaluate(X, y) == expected[1]
+    assert full.loss_grad(X, y, dropout_seed=1)[0] == expected[2][0]
+    np.testing.assert_array_equal(full.loss_grad(X, y, dropout_seed=1)[1], expected[2][1])
