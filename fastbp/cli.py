@@ -232,7 +232,7 @@ def train_command(args):
     validation = (standardise(X[val]), y[val]) if val.any() else None
     shape = "-".join(map(str, net.sizes))
     print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
-    _say_if_compiling()
+    _say_if_compiling(net)
     history = net.fit(
         X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
         validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads, seed=args.seed,
@@ -283,12 +283,16 @@ def _score(net, task, X, y, target_scale, label):
     return f"{label} RMSE {rmse:.4g}, R^2 {r2:.4f} ({len(y)} rows)"
 
 
-def _say_if_compiling():
-    """Tell the user why the first run waits: numba compiles the kernels once per machine."""
+def _say_if_compiling(net):
+    """Tell the user why the first run waits: numba compiles the kernels once per machine.
+
+    Looks for the cache of the epoch kernel that ``net``'s plan runs on (its family of passes).
+    """
     try:
         from .kernels import network
 
-        cached = pathlib.Path(network.train_epoch._cache._cache_file._index_path).exists()
+        epoch = network.PASSES[net.plan.family].train_epoch
+        cached = pathlib.Path(epoch._cache._cache_file._index_path).exists()
     except (AttributeError, OSError):
         return
     if not cached:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import subprocess
 import sys
 
@@ -282,3 +283,15 @@ def test_no_arguments_runs_the_main_job(tmp_path):
     result = run(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "bundled 8x8 digits" in result.stdout and (tmp_path / "digits.fbp").exists()
+
+
+def test_the_compile_notice_shows_on_the_first_run_only(tmp_path):
+    """In a fresh kernel cache the first `fastbp train` says it compiles; the next one, cached, does not."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "fastbp", "train", "--epochs", "1", "--out", str(tmp_path / "m.fbp")]
+    first, second = (
+        subprocess.run(command, capture_output=True, text=True, env=env, timeout=600) for _ in "ab"
+    )
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "compiling fastbp's kernels" in first.stdout
+    assert "compiling fastbp's kernels" not in second.stdout
