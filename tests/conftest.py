@@ -24,3 +24,17 @@ def rng():
 def tolerance(dtype):
     """rtol/atol for comparing a kernel in ``dtype`` with the float64 reference."""
     return {"rtol": 2e-5, "atol": 2e-6} if np.dtype(dtype) == np.float32 else {"rtol": 1e-11, "atol": 1e-12}
+
+
+class Interrupted(Exception):
+    """Stands for the process being killed in the middle of a fit."""
+
+
+def interrupt_after(epochs_done):
+    """A fit callback that raises ``Interrupted`` once ``epochs_done`` epochs are done (checkpoint tests)."""
+
+    def callback(info):
+        if info["epoch"] + 1 == epochs_done:
+            raise Interrupted
+
+    return callback

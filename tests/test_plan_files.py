@@ -16,6 +16,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import Interrupted, interrupt_after
 
 import fastbp
 from fastbp import io
@@ -206,18 +207,6 @@ def test_round_trip_is_bit_exact_running_statistics_included(which, dtype, tmp_p
 
 
 # ---------------------------------------------------------------------- 3. checkpoint and resume
-class Interrupted(Exception):
-    """Stands for the process being killed in the middle of a fit."""
-
-
-def _interrupt_after(epochs_done):
-    def callback(info):
-        if info["epoch"] + 1 == epochs_done:
-            raise Interrupted
-
-    return callback
-
-
 @pytest.mark.parametrize("how", ["shorter fit", "interrupted fit"])
 @pytest.mark.parametrize("which", ["sequential", "mlp-batch-norm"])
 def test_resume_with_batch_norm_reaches_the_same_weights_and_statistics(which, how, tmp_path, rng):
@@ -233,7 +222,7 @@ def test_resume_with_batch_norm_reaches_the_same_weights_and_statistics(which, h
     else:
         with pytest.raises(Interrupted):
             first.fit(X, y, epochs=4, batch_size=5, checkpoint=path, checkpoint_every=1,
-                      callbacks=[_interrupt_after(3)])  # fmt: skip
+                      callbacks=[interrupt_after(3)])  # fmt: skip
     stored = io.read(path)
     assert stored.header["epochs_trained"] == 2
     assert stored.arrays["buffers"].shape == (whole.running_stats.size,)
@@ -295,7 +284,7 @@ def test_resume_with_early_stopping_carries_the_best_running_statistics(tmp_path
     # interrupted in the last epoch: the checkpoint holds two bad epochs after the best one
     path = tmp_path / "run.ckpt"
     with pytest.raises(Interrupted):
-        _sequential().fit(X, y, checkpoint=path, callbacks=[_interrupt_after(best + 4)],
+        _sequential().fit(X, y, checkpoint=path, callbacks=[interrupt_after(best + 4)],
                           **{**kwargs, "optimizer": fastbp.Adam(lr=0.05)})  # fmt: skip
     stored = io.read(path)
     n_params, n_stats = whole.n_params, whole.running_stats.size

@@ -11,23 +11,12 @@ import textwrap
 import numpy as np
 import pytest
 import reference as ref
+from conftest import Interrupted, interrupt_after
 
 import fastbp
 from fastbp import io
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-class Interrupted(Exception):
-    """Stands for the process being killed in the middle of a fit."""
-
-
-def _interrupt_after(epochs_done):
-    def callback(info):
-        if info["epoch"] + 1 == epochs_done:
-            raise Interrupted
-
-    return callback
 
 
 @pytest.mark.parametrize(
@@ -52,7 +41,7 @@ def test_resume_reaches_the_same_weights_bit_for_bit(sizes, batch, options, tmp_
     broken = make()
     with pytest.raises(Interrupted):
         broken.fit(X, y, optimizer=fastbp.Adam(lr=0.01), checkpoint=path, checkpoint_every=2,
-                   callbacks=[_interrupt_after(5)], **kwargs)  # fmt: skip
+                   callbacks=[interrupt_after(5)], **kwargs)  # fmt: skip
     # the last checkpoint was written after epoch 4; a new process would start from the file
     resumed = fastbp.load(path)
     assert resumed.epochs_trained == 4
