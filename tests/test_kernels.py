@@ -53,7 +53,16 @@ def sum_tolerance(dtype, terms):
 
 
 # the last two are issued to BLAS in row pieces (dense.piece_rows), the last with a short final piece
-DENSE_SHAPES = [(1, 1, 1), (1, 5, 3), (9, 1, 4), (33, 17, 1), (64, 31, 7), (200, 64, 100), (203, 64, 100)]
+DENSE_SHAPES = [
+    (1, 1, 1),
+    (1, 5, 3),
+    (9, 1, 4),
+    (33, 17, 1),
+    (40, 6, 10),
+    (64, 31, 7),
+    (200, 64, 100),
+    (203, 64, 100),
+]
 
 
 @pytest.mark.parametrize("blas", [True, False], ids=["blas", "loops"])

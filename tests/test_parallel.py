@@ -54,7 +54,9 @@ def test_chunked_gradient_equals_one_serial_pass(loss, n_out, shuffle, weighted,
 
 def test_chunk_split_depends_on_the_network_and_batch_only():
     narrow, wide = fastbp.MLP([4, 32, 16, 4]).plan, fastbp.MLP([64, 64, 10]).plan
-    assert chunk_rows_for(narrow, 10_000) == 157  # 64 chunks
+    assert chunk_rows_for(narrow, 10_000) == 256  # 40 chunks, the last one of 16 rows
+    assert chunk_rows_for(narrow, 100_000) == 1568  # at most 64 chunks, rows a multiple of 32
+    assert chunk_rows_for(narrow, 300) == 160  # two chunks: 160 and 140 rows
     assert chunk_rows_for(narrow, 64) == 32
     assert chunk_rows_for(narrow, 63) == 0  # fewer than two chunks: one serial pass
     assert chunk_rows_for(wide, 10_000) == 0  # wide layers: BLAS

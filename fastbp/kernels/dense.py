@@ -142,21 +142,58 @@ def dense_backward_input(dx, dz, w, blas, accumulate, scratch):
             dx[i, k] = dx[i, k] + s if accumulate else s
 
 
+# The feature-major kernels are register-blocked: each pass over a chunk's
+# rows updates two output rows from four input rows (or four dot products of
+# two), so a loaded value feeds several multiply-adds instead of one load and
+# one store per multiply-add.  Measured on one core (AVX-512, float32, chunks
+# of 160 rows, layers 4x32 to 32x32): 55-97 GFLOP/s against 35-58 for the
+# plain loops.  The tails (odd widths) run the plain loops.
+
+
+@jit
+def add_product_fm(outT, inT, w):
+    """outT += (in @ w).T, that is outT[j] += sum over k of w[k, j] * inT[k].
+
+    outT : (out, r).  inT : (in, r).  w : (in, out), in any layout (the
+    backward pass hands in the transpose of a weight).
+    """
+    n_out, rows = outT.shape
+    n_in = inT.shape[0]
+    k4 = n_in - n_in % 4
+    j2 = n_out - n_out % 2
+    for j in range(0, j2, 2):  # two outputs from four inputs per pass
+        oa, ob = outT[j], outT[j + 1]
+        for k in range(0, k4, 4):
+            a0, a1, a2, a3 = w[k, j], w[k + 1, j], w[k + 2, j], w[k + 3, j]
+            c0, c1, c2, c3 = w[k, j + 1], w[k + 1, j + 1], w[k + 2, j + 1], w[k + 3, j + 1]
+            x0, x1, x2, x3 = inT[k], inT[k + 1], inT[k + 2], inT[k + 3]
+            for i in range(rows):
+                v0, v1, v2, v3 = x0[i], x1[i], x2[i], x3[i]
+                oa[i] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                ob[i] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+        for k in range(k4, n_in):
+            a0, c0, xk = w[k, j], w[k, j + 1], inT[k]
+            for i in range(rows):
+                oa[i] += a0 * xk[i]
+                ob[i] += c0 * xk[i]
+    for j in range(j2, n_out):
+        oj = outT[j]
+        for k in range(n_in):
+            wkj, xk = w[k, j], inT[k]
+            for i in range(rows):
+                oj[i] += wkj * xk[i]
+
+
 @jit
 def dense_forward_fm(zT, xT, w, b):
     """zT = (x @ w + b).T.  zT : (out, r), written.  xT : (in, r).  w : (in, out).  b : (out,) or empty."""
     n_out, rows = zT.shape
-    n_in = xT.shape[0]
     for j in range(n_out):
-        zj = zT[j]
         bj = b[j] if b.size else zT.dtype.type(0)
+        zj = zT[j]
         for i in range(rows):
             zj[i] = bj
-        for k in range(n_in):
-            wkj = w[k, j]
-            xk = xT[k]
-            for i in range(rows):
-                zj[i] += wkj * xk[i]
+    add_product_fm(zT, xT, w)
 
 
 @jit
@@ -172,7 +209,34 @@ def dense_backward_params_fm(dzT, xT, gw, gb):
             for i in range(rows):
                 s += dj[i]
             gb[j] = s
-    for k in range(n_in):
+    k2 = n_in - n_in % 2
+    j4 = n_out - n_out % 4
+    for k in range(0, k2, 2):  # eight dot products per pass
+        xa, xb = xT[k], xT[k + 1]
+        for j in range(0, j4, 4):
+            d0, d1, d2, d3 = dzT[j], dzT[j + 1], dzT[j + 2], dzT[j + 3]
+            s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = zero
+            for i in range(rows):
+                u, v = xa[i], xb[i]
+                e0, e1, e2, e3 = d0[i], d1[i], d2[i], d3[i]
+                s0 += u * e0
+                s1 += u * e1
+                s2 += u * e2
+                s3 += u * e3
+                t0 += v * e0
+                t1 += v * e1
+                t2 += v * e2
+                t3 += v * e3
+            gw[k, j], gw[k, j + 1], gw[k, j + 2], gw[k, j + 3] = s0, s1, s2, s3
+            gw[k + 1, j], gw[k + 1, j + 1], gw[k + 1, j + 2], gw[k + 1, j + 3] = t0, t1, t2, t3
+        for j in range(j4, n_out):
+            dj = dzT[j]
+            s = t = zero
+            for i in range(rows):
+                s += xa[i] * dj[i]
+                t += xb[i] * dj[i]
+            gw[k, j], gw[k + 1, j] = s, t
+    for k in range(k2, n_in):
         xk = xT[k]
         for j in range(n_out):
             dj = dzT[j]
@@ -185,18 +249,9 @@ def dense_backward_params_fm(dzT, xT, gw, gb):
 @jit
 def dense_backward_input_fm(dxT, dzT, w, accumulate):
     """dxT = (dz @ w.T).T, or += when ``accumulate``.  dxT : (in, r).  dzT : (out, r).  w : (in, out)."""
-    n_in, rows = dxT.shape
-    n_out = dzT.shape[0]
-    for k in range(n_in):
-        dk = dxT[k]
-        if not accumulate:
-            for i in range(rows):
-                dk[i] = 0.0
-        for j in range(n_out):
-            wkj = w[k, j]
-            dj = dzT[j]
-            for i in range(rows):
-                dk[i] += wkj * dj[i]
+    if not accumulate:
+        dxT[:, :] = 0.0
+    add_product_fm(dxT, dzT, w.T)
 
 
 @jit_inline
