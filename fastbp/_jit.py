@@ -12,6 +12,10 @@ import pathlib
 import types
 
 import numba
+from numba.core import config
+from numba.core.compiler import CompilerBase, DefaultPassBuilder
+from numba.core.compiler_machinery import register_pass
+from numba.core.typed_passes import NativeLowering
 
 FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 # The optimizer updates leave out reassoc: with it, float32 Adam turned a
@@ -23,11 +27,53 @@ FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 # within noise).
 FASTMATH_ELEMENTWISE = FASTMATH - {"reassoc"}
 
+# LLVM's optimisation level for fastbp's kernels.  A first fit and predict
+# in a fresh cache (20-64-3) took 21.2 s at numba's default level 3 and 17.9 s
+# at level 1, with the same speed afterwards: the kernels are simple loops that
+# level 1 still vectorises (the chains, tiny and feature-major kernel timings
+# matched within noise; level 0 was 15x slower).  Numba re-optimises every
+# caller together with the callees linked into it, so the level counts at each
+# level of the call tree.  It applies to fastbp's functions only, through
+# ``Pipeline`` below, never to other numba code in the process.
+LLVM_OPT_LEVEL = 1
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class LowerAtFastbpLevel(NativeLowering):
+    """numba's lowering pass, with LLVM's level set to ``LLVM_OPT_LEVEL`` while it runs.
+
+    The lowering pass is where numba optimises and emits machine code; it
+    runs under numba's global compiler lock, so no other compilation sees the
+    temporary level.
+    """
+
+    _name = "fastbp_native_lowering"
+
+    def run_pass(self, state):
+        saved = config.OPT
+        config.OPT = type(saved)(LLVM_OPT_LEVEL)
+        try:
+            return super().run_pass(state)
+        finally:
+            config.OPT = saved
+
+
+class Pipeline(CompilerBase):
+    """numba's nopython pipeline with ``LowerAtFastbpLevel`` in place of its lowering pass."""
+
+    def define_pipelines(self):
+        pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pm.passes = [(LowerAtFastbpLevel if cls is NativeLowering else cls, what) for cls, what in pm.passes]
+        pm.finalize()
+        return [pm]
+
+
 JIT_OPTIONS = {
     "cache": True,
     "nogil": True,
     "fastmath": FASTMATH,
     "error_model": "numpy",
+    "pipeline_class": Pipeline,
 }
 
 # Optimizer updates below this many parameters stay on the calling thread.

@@ -20,6 +20,7 @@ import numpy as np
 from . import io
 from .argparsing import EXIT_BAD_INPUT, OneLineErrorParser
 from .tabular import DataError, numeric_column, read_table, split_features
+from .workspace import chunk_rows_for
 
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
 # what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
@@ -232,7 +233,7 @@ def train_command(args):
     validation = (standardise(X[val]), y[val]) if val.any() else None
     shape = "-".join(map(str, net.sizes))
     print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
-    _say_if_compiling(net)
+    _say_if_compiling(net, min(args.batch_size, len(X_train)))
     history = net.fit(
         X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
         validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads, seed=args.seed,
@@ -283,15 +284,13 @@ def _score(net, task, X, y, target_scale, label):
     return f"{label} RMSE {rmse:.4g}, R^2 {r2:.4f} ({len(y)} rows)"
 
 
-def _say_if_compiling(net):
+def _say_if_compiling(net, batch_rows):
     """Tell the user why the first run waits: numba compiles the kernels once per machine.
 
-    Looks for the cache of the epoch kernel that ``net``'s plan runs on (its family of passes).
+    Looks for the cache of the epoch kernel that ``net`` runs on batches of ``batch_rows`` rows.
     """
     try:
-        from .kernels import network
-
-        epoch = network.PASSES[net.plan.family].train_epoch
+        epoch = net._epoch_kernel(chunked=chunk_rows_for(net.plan, batch_rows) > 0)
         cached = pathlib.Path(epoch._cache._cache_file._index_path).exists()
     except (AttributeError, OSError):
         return

@@ -15,6 +15,7 @@ against a file's arrays before any buffer is made.
 """
 
 import math
+from functools import cached_property
 
 import numpy as np
 
@@ -264,7 +265,7 @@ class Plan:
         """The op kinds' names, in order."""
         return [table.KIND_NAMES[k] for k in self.ops[:, table.KIND]]
 
-    @property
+    @cached_property  # a plan does not change once built; fit asks on every call
     def family(self):
         """Which passes serve this plan (``kernels.network.PASSES``): the fewest kernels its op kinds need.
 
@@ -277,14 +278,18 @@ class Plan:
             return "mlp"
         return "full"
 
-    @property
+    @cached_property
     def has_batch_norm(self):
         return bool(np.any(self.ops[:, table.KIND] == table.BATCH_NORM))
 
     def dense_shapes(self):
         """(n_in, n_out) of every dense op, in order."""
+        return list(self._dense_shapes)
+
+    @cached_property
+    def _dense_shapes(self):
         rows = self.ops[self.ops[:, table.KIND] == table.DENSE]
-        return [(int(r[table.N_IN]), int(r[table.N_OUT])) for r in rows]
+        return tuple((int(r[table.N_IN]), int(r[table.N_OUT])) for r in rows)
 
     def dense_offsets(self):
         """(weight offset, bias offset or -1) of every dense op, in order."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import checkpoint as checkpoints
 from . import io, training, validation
+from ._jit import PARALLEL_MIN_ELEMENTS
 from .history import History
 from .kernels import losses, table
 from .kernels import network as kernels
@@ -625,6 +626,12 @@ class Sequential:
             self._load_state_vector(progress.best_params)
         return history
 
+    def _epoch_kernel(self, chunked):
+        """The compiled epoch this network runs: of its family of passes, chunked or serial, with the
+        optimizers' parallel loops when it has PARALLEL_MIN_ELEMENTS parameters or more."""
+        parallel_update = self.n_params >= PARALLEL_MIN_ELEMENTS
+        return kernels.PASSES[self.plan.family].train_epoch(chunked, parallel_update)
+
     def _epoch_runner(self, grad, optimizer, data, ws, order, settings):
         """``run(lr, key) -> (summed loss, summed weight, steps, status, failing step)``: one compiled epoch.
 
@@ -636,8 +643,7 @@ class Sequential:
         mode = TRAINING | (table.DROPOUT_ON if self._has_dropout else 0)
         min_rows = 2 if self.plan.has_batch_norm else 1
         batch_size, shuffle, clip, blas = settings
-        passes = kernels.PASSES[self.plan.family]
-        kernel = passes.train_epoch_parallel if ws.chunk_rows else passes.train_epoch
+        kernel = self._epoch_kernel(chunked=ws.chunk_rows > 0)
         work = ws.bundle(order)
 
         def run(lr, key):

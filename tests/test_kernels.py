@@ -9,7 +9,7 @@ from reference import ACTIVATIONS, LOSSES
 
 import fastbp
 from fastbp._jit import PARALLEL_MIN_ELEMENTS
-from fastbp.kernels import activations, dense, fastmath, losses, optimizers
+from fastbp.kernels import activations, dense, fastmath, losses, network, optimizers
 from fastbp.kernels.network import shuffled_order
 
 DTYPES = [np.float32, np.float64]
@@ -281,10 +281,49 @@ def test_large_arrays_take_the_parallel_path_and_agree(rng):
     n = PARALLEL_MIN_ELEMENTS + 1
     params, grad = rng.normal(size=n), rng.normal(size=n)
     expected = params - 0.1 * grad
-    optimizers.optimizer_update(
-        optimizers.SGD, fastbp.SGD(lr=0.1).hyper(), 0.1, 1, params, grad, np.zeros((1, n))
-    )
+    optimizers.update(optimizers.SGD, fastbp.SGD(lr=0.1).hyper(), 0.1, 1, params, grad, np.zeros((1, n)))
     np.testing.assert_allclose(params, expected, rtol=1e-14, atol=1e-15)  # FMA rounding
+    assert optimizers.optimizer_update_parallel.signatures  # it went through the parallel copy
+
+
+def test_only_networks_of_parallel_size_run_an_epoch_with_the_parallel_optimizer_loops():
+    small, big = fastbp.MLP([4, 8, 2]), fastbp.MLP([2048, 2048, 2])
+    assert big.n_params >= PARALLEL_MIN_ELEMENTS > small.n_params
+    for chunked in (False, True):
+        assert small._epoch_kernel(chunked).py_func.__globals__["_step"] is network._step
+        step = big._epoch_kernel(chunked).py_func.__globals__["_step"]
+        assert step.py_func.__globals__["optimizer_update"] is optimizers.optimizer_update_parallel
+        assert big._epoch_kernel(chunked) is not small._epoch_kernel(chunked)
+        assert small._epoch_kernel(chunked) is small._epoch_kernel(chunked)  # built once
+
+
+def test_a_borrowed_view_reads_and_writes_the_memory_of_its_owner():
+    from fastbp.kernels.blocks import borrowed
+
+    @numba.njit
+    def fill(a):
+        view = borrowed(a)[2:5]
+        view[:] = 7.0
+        return borrowed(a).sum()
+
+    a = np.zeros(6)
+    assert fill(a) == 21.0
+    np.testing.assert_array_equal(a, [0, 0, 7, 7, 7, 0])
+
+
+def test_fastbp_compiles_at_its_own_llvm_level_and_leaves_numbas_setting_alone():
+    from numba.core import config
+
+    from fastbp import _jit
+
+    def add_one(x):
+        return x + 1
+
+    before = config.OPT
+    assert network.train_epoch._compiler.pipeline_class is _jit.Pipeline
+    kernel = numba.njit(**{**_jit.JIT_OPTIONS, "cache": False})(add_one)
+    assert kernel(1) == 2
+    assert config.OPT == before and type(config.OPT) is type(before)
 
 
 def test_kernel_caches_are_stamped_with_every_kernel_source(tmp_path):

@@ -33,9 +33,9 @@ from numba import prange
 
 from .._jit import jit, jit_serial_and_parallel, jit_with_globals
 from . import absent, activations, batch_norm, dense, dropout, layer_norm, residual
-from .blocks import block
+from .blocks import block, borrowed
 from .losses import loss_and_delta, output_transform, weight_sum
-from .optimizers import optimizer_update
+from .optimizers import optimizer_update, optimizer_update_parallel
 from .random import mix
 from .table import (
     ACTIVATION,
@@ -55,6 +55,7 @@ from .table import (
     X_BLOCK,
     Batch,
     Chunk,
+    Net,
     as_net,
 )
 
@@ -124,8 +125,17 @@ def barrier_before(net, op, mode):
 
 
 @jit
+def borrowed_net(net):
+    """``net`` with borrowed arrays (``blocks.borrowed``): what every op of a pass reads."""
+    return Net(
+        borrowed(net.ops), borrowed(net.scalars), borrowed(net.params), borrowed(net.buffers), net.loss_code,
+        net.alpha, net.row_width,
+    )  # fmt: skip
+
+
+@jit
 def _chunk(net, grad, data, work, batch, c, chunk_rows):
-    """Chunk ``c`` of a pass: its slices of the work buffers and its gradient."""
+    """Chunk ``c`` of a pass: borrowed views of its slices of the work buffers and its gradient."""
     rows = min(chunk_rows, batch.rows - c * chunk_rows)
     span = net.row_width * chunk_rows
     acts = work.acts[c * span : c * span + net.row_width * rows]
@@ -136,8 +146,9 @@ def _chunk(net, grad, data, work, batch, c, chunk_rows):
     # parfor index may be unsigned, and unsigned with signed unifies to float)
     grads = work.chunk_grads if fm else grad.reshape(1, grad.size)
     return Chunk(
-        acts, deltas, grads[c if fm else c - c], work.partials[c], work.stats, rows, c * chunk_rows,
-        batch.rows, fm, batch.blas, batch.mode, batch.key, work.scratch,
+        borrowed(acts), borrowed(deltas), borrowed(grads[c if fm else c - c]), borrowed(work.partials[c]),
+        borrowed(work.stats), rows, c * chunk_rows, batch.rows, fm, batch.blas, batch.mode, batch.key,
+        borrowed(work.scratch),
     )  # fmt: skip
 
 
@@ -422,6 +433,7 @@ def _train_epoch(net, grad, optim, data, work, epoch):
     NONFINITE_GRAD.
     """
     n = data.x.shape[0]
+    shared = borrowed_net(net)
     if epoch.shuffle:
         shuffled_order(work.order, epoch.key)
     total = 0.0
@@ -435,7 +447,7 @@ def _train_epoch(net, grad, optim, data, work, epoch):
         if rows < epoch.min_rows:
             continue
         batch = Batch(start, rows, epoch.shuffle, batch_key(epoch.key, b), epoch.mode, epoch.blas)
-        loss, w = PASS(net, grad, data, work, batch)
+        loss, w = PASS(shared, grad, data, work, batch)
         status = _step(net.params, grad, optim, optim.step + steps + 1, loss)
         if status != OK:
             return total, weight, steps, status, b
@@ -447,12 +459,10 @@ def _train_epoch(net, grad, optim, data, work, epoch):
     return total, weight, steps, OK, -1
 
 
-# The epoch twice, calling the serial pass or the parallel one: a kernel of
-# its own for each, since calling a parallel function from the serial epoch
-# kernel slowed that kernel's small steps down by half, even when the call
-# was not taken.
-train_epoch = jit_with_globals(_train_epoch, "_serial", PASS=loss_gradient)
-train_epoch_parallel = jit_with_globals(_train_epoch, "_parallel", PASS=loss_gradient_parallel)
+# A step with the optimizers' parallel loops, for networks of PARALLEL_MIN_ELEMENTS parameters and more.
+_step_parallel_update = jit_with_globals(
+    _step.py_func, "_parallel_update", optimizer_update=optimizer_update_parallel
+)
 
 
 @jit
@@ -513,11 +523,39 @@ def predict(net, acts, x, out):
 
 
 class Passes:
-    """The entry points of one family of passes: ``loss_gradient`` (and its parallel twin),
-    ``train_epoch`` (and its parallel twin), ``evaluate_loss`` and ``predict``."""
+    """The entry points of one family of passes.
 
-    def __init__(self, **kernels):
-        self.__dict__.update(kernels)
+    ``loss_gradient`` (and ``loss_gradient_parallel``, its chunked twin),
+    ``evaluate_loss`` and ``predict`` are attributes; ``train_epoch(chunked,
+    parallel_update)`` builds an epoch kernel the first time it is asked for.
+
+    An epoch is a kernel of its own for each pass and each optimizer loop:
+    calling a parallel function from the serial epoch kernel slowed that
+    kernel's small steps down by half, even when the call was not taken, and
+    a kernel compiles only what it can reach, so a first fit compiles one of
+    the four.
+    """
+
+    def __init__(self, suffix, loss_gradient, loss_gradient_parallel, evaluate_loss, predict, **epoch_names):
+        self.suffix = suffix
+        self.loss_gradient = loss_gradient
+        self.loss_gradient_parallel = loss_gradient_parallel
+        self.evaluate_loss = evaluate_loss
+        self.predict = predict
+        self._epoch_names = epoch_names  # globals bound in every epoch kernel of the family
+        self._epochs = {}
+
+    def train_epoch(self, chunked=False, parallel_update=False):
+        """The epoch kernel over the chunked (parallel) or the serial pass, with the optimizers'
+        parallel loops (for PARALLEL_MIN_ELEMENTS parameters and more) or their serial ones."""
+        key = (bool(chunked), bool(parallel_update))
+        if key not in self._epochs:
+            name = self.suffix + ("_parallel" if chunked else "_serial") + ("_big" if parallel_update else "")
+            self._epochs[key] = jit_with_globals(
+                _train_epoch, name, PASS=self.loss_gradient_parallel if chunked else self.loss_gradient,
+                _step=_step_parallel_update if parallel_update else _step, **self._epoch_names,
+            )  # fmt: skip
+        return self._epochs[key]
 
 
 def _passes(suffix, **absent_kinds):
@@ -530,18 +568,15 @@ def _passes(suffix, **absent_kinds):
     bwd = jit_with_globals(backward_op.py_func, suffix, **absent_kinds)
     one_stage = {"forward_op": fwd, "backward_op": bwd, "batch_norm": absent,
                  "barrier_after": absent.barrier_after, "barrier_before": absent.barrier_before}  # fmt: skip
-    serial = jit_with_globals(_loss_gradient, suffix, **one_stage)
-    parallel = jit_with_globals(_loss_gradient, suffix + "_parallel", parallel=True, **one_stage)
     rows = jit_with_globals(forward_rows.py_func, suffix, forward_op=fwd)
+    chunked = jit_with_globals(_loss_gradient, suffix + "_parallel", parallel=True, **one_stage)
     return Passes(
-        loss_gradient=serial,
-        loss_gradient_parallel=parallel,
-        train_epoch=jit_with_globals(_train_epoch, suffix + "_serial", PASS=serial, batch_norm=absent),
-        train_epoch_parallel=jit_with_globals(
-            _train_epoch, suffix + "_parallel", PASS=parallel, batch_norm=absent
-        ),
+        suffix,
+        loss_gradient=jit_with_globals(_loss_gradient, suffix, **one_stage),
+        loss_gradient_parallel=chunked,
         evaluate_loss=jit_with_globals(evaluate_loss.py_func, suffix, forward_rows=rows),
         predict=jit_with_globals(predict.py_func, suffix, forward_rows=rows),
+        batch_norm=absent,
     )
 
 
@@ -549,10 +584,8 @@ def _passes(suffix, **absent_kinds):
 # compiles only the kernels its kinds need (see ``absent``).
 _NO_NORMS = {"layer_norm": absent, "batch_norm": absent, "residual": absent}
 PASSES = {
-    "full": Passes(
-        loss_gradient=loss_gradient, loss_gradient_parallel=loss_gradient_parallel, train_epoch=train_epoch,
-        train_epoch_parallel=train_epoch_parallel, evaluate_loss=evaluate_loss, predict=predict,
-    ),
+    "full": Passes("", loss_gradient, loss_gradient_parallel, evaluate_loss, predict),
     "mlp": _passes("_mlp", **_NO_NORMS),
     "dense": _passes("_dense", dropout=absent, **_NO_NORMS),
-}  # fmt: skip
+}
+train_epoch = PASSES["full"].train_epoch()  # the full family's serial epoch, for tests and ``fastbp info``

@@ -532,7 +532,14 @@ MUTATIONS = [
     _m(
         "fm_weight_grad_accumulates",
         "dense_backward_params_fm adds to the weight gradient instead of overwriting it",
-        [Edit(DENSE, "gw[k, j] = s", "gw[k, j] += s")],
+        [
+            Edit(
+                DENSE,
+                "s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = zero",
+                "s0, s1, s2, s3 = gw[k, j], gw[k, j + 1], gw[k, j + 2], gw[k, j + 3]\n"
+                "            t0 = t1 = t2 = t3 = zero",
+            )
+        ],
         (
             f"{KERNELS}::test_feature_major_dense_matches_reference",
             CHUNKED_GRADIENT,
