@@ -263,12 +263,21 @@ def forward(net, op, ch):
     CODE -1 is a dense layer alone, its output z at OUT.  Fused, an MLP layer
     is one op instead of two: half the per-op work of a pass on small layers.
     """
+    forward_from(net, op, ch, block(ch.acts, net.ops[op, IN], ch.rows, net.ops[op, N_IN]))
+
+
+@jit_inline
+def forward_from(net, op, ch, x_flat):
+    """``forward`` with the op's input given: ``x_flat``, its block as a 1-D array.
+
+    ``predict`` hands in its rows of x, where they lie, to the first op.
+    """
     row = net.ops[op]
     n_in, n_out, code = row[N_IN], row[N_OUT], row[CODE]
     rows, fm = ch.rows, ch.fm
     w = net.params[row[PARAM] : row[PARAM] + n_in * n_out].reshape(n_in, n_out)
     b = param_block(net.params, row[BIAS], n_out)
-    x = matrix(block(ch.acts, row[IN], rows, n_in), fm, rows, n_in)
+    x = matrix(x_flat, fm, rows, n_in)
     z_flat = block(ch.acts, row[AUX] if code >= 0 else row[OUT], rows, n_out)
     z = matrix(z_flat, fm, rows, n_out)
     if fm:

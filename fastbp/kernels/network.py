@@ -43,6 +43,7 @@ from .table import (
     D_OUT,
     DENSE,
     DROPOUT,
+    IN,
     KIND,
     LAYER_NORM,
     N_IN,
@@ -50,6 +51,7 @@ from .table import (
     OUT,
     PARAM,
     RESIDUAL,
+    SKIP,
     TRAIN,
     UPDATE_RUNNING,
     X_BLOCK,
@@ -466,8 +468,26 @@ _step_parallel_update = jit_with_globals(
 
 
 @jit
+def reads_x_first_only(net):
+    """True when the first op is dense and no other op reads the pass's input."""
+    if net.ops[0, KIND] != DENSE:
+        return False
+    for op in range(1, net.ops.shape[0]):
+        if net.ops[op, IN] == X_BLOCK or net.ops[op, SKIP] == X_BLOCK:
+            return False
+    return True
+
+
+@jit
 def forward_rows(net, acts, x, rows):
-    """Output block (1-D) of a serial row-major pass over the ``rows`` rows of ``x`` (n, n_in), C order."""
+    """Output block (1-D) of a serial row-major pass over the ``rows`` rows of ``x`` (n, n_in), C order.
+
+    When only the first op, a dense one, reads x, it reads x where it lies;
+    else x is copied into its block first (on 100,000 rows of 784-256-128-10
+    the copy cost 10% of a predict).
+    """
+    net = borrowed_net(net)
+    acts = borrowed(acts)
     empty = acts[:0]
     no_stats = net.scalars[0, :0]  # an empty float64 view: no allocation on the one-row predict path
     serial = rows < 0  # False, typed as a plain bool like the chunks' flags
@@ -476,10 +496,15 @@ def forward_rows(net, acts, x, rows):
         not serial, rows - rows, np.uint64(0), empty,
     )  # fmt: skip
     flat = x.reshape(x.size)
-    x_block = ch.acts[X_BLOCK * rows : X_BLOCK * rows + flat.size]
-    for i in range(flat.size):
-        x_block[i] = flat[i]
-    for op in range(net.ops.shape[0]):
+    first = 0
+    if reads_x_first_only(net):
+        dense.forward_from(net, 0, ch, flat)
+        first = 1
+    else:
+        x_block = ch.acts[X_BLOCK * rows : X_BLOCK * rows + flat.size]
+        for i in range(flat.size):
+            x_block[i] = flat[i]
+    for op in range(first, net.ops.shape[0]):
         forward_op(net, op, ch)
     last = net.ops.shape[0] - 1
     return block(ch.acts, net.ops[last, OUT], rows, net.ops[last, N_OUT])

@@ -495,6 +495,18 @@ MUTATIONS = [
         ],
         (CHUNKED_GRADIENT, CHUNKED_FIT, LAYER_CHUNKED_FIT, *NEW_ORACLES),
     ),
+    _m(
+        "predict_reads_x_past_a_residual_skip",
+        "forward_rows lets the first op read x where it lies even when a residual block's skip reads x too",
+        [
+            Edit(
+                NETWORK,
+                "if net.ops[op, IN] == X_BLOCK or net.ops[op, SKIP] == X_BLOCK:",
+                "if net.ops[op, IN] == X_BLOCK:",
+            )
+        ],
+        (LAYER_REFERENCE,),
+    ),
     # ------------------------------------------------------------------ dense products
     _m(
         "blas_weight_grad_skips_last_piece",
