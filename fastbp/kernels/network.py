@@ -605,12 +605,24 @@ def _passes(suffix, **absent_kinds):
     )
 
 
-# The passes for a plan, by the op kinds it has (``Plan.family``): a family
-# compiles only the kernels its kinds need (see ``absent``).
-_NO_NORMS = {"layer_norm": absent, "batch_norm": absent, "residual": absent}
-PASSES = {
-    "full": Passes("", loss_gradient, loss_gradient_parallel, evaluate_loss, predict),
-    "mlp": _passes("_mlp", **_NO_NORMS),
-    "dense": _passes("_dense", dropout=absent, **_NO_NORMS),
-}
+class _Families(dict):
+    """The passes for a plan, by the op kinds it has (``Plan.family``), each family built when first
+    asked for: a family compiles only the kernels its kinds need (see ``absent``), and a process
+    that never trains an MLP never makes its dispatchers."""
+
+    ABSENT = {
+        "mlp": ("layer_norm", "batch_norm", "residual"),
+        "dense": ("dropout", "layer_norm", "batch_norm", "residual"),
+    }
+
+    def __missing__(self, family):
+        if family == "full":
+            passes = Passes("", loss_gradient, loss_gradient_parallel, evaluate_loss, predict)
+        else:
+            passes = _passes("_" + family, **dict.fromkeys(self.ABSENT[family], absent))
+        self[family] = passes
+        return passes
+
+
+PASSES = _Families()
 train_epoch = PASSES["full"].train_epoch()  # the full family's serial epoch, for tests and ``fastbp info``
