@@ -345,7 +345,8 @@ THREADS_CHOSEN = {}  # (case, peer) -> the thread count a peer run at its best t
 
 
 def measure_predict(threads, repeats, rows=100_000):
-    """Rows/s of predict on the medium network for ``rows`` rows, and one-row latency, fastbp and torch."""
+    """Rows/s of predict on the medium network for ``rows`` rows, and one-row latency: fastbp, PyTorch
+    (``inference_mode``) and JAX (jitted), each peer that is installed."""
     case = next(c for c in GRID if c["name"] == "medium")
     X = make_data({**case, "rows": rows})[0]
     net = fastbp.MLP(case["sizes"], activation="relu", loss="cross_entropy", seed=0)
@@ -370,6 +371,10 @@ def measure_predict(threads, repeats, rows=100_000):
         calls["torch"] = (torch_many, torch_one)
     except ImportError:
         pass
+    try:
+        calls["jax"] = _jax_predict(case["sizes"], X, one)
+    except ImportError:
+        pass
     out = {}
     for name, (many, single) in calls.items():
         many()
@@ -381,8 +386,31 @@ def measure_predict(threads, repeats, rows=100_000):
     return out
 
 
+def _jax_predict(sizes, X, one):
+    """(many rows, one row) calls of a jitted JAX forward pass with softmax, inputs already on the device."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    params = [(jnp.asarray(rng.normal(size=(a, b)).astype(np.float32) * np.sqrt(2.0 / a)),
+               jnp.zeros(b, jnp.float32)) for a, b in zip(sizes[:-1], sizes[1:])]  # fmt: skip
+
+    @jax.jit
+    def forward(p, x):
+        for w, b in p[:-1]:
+            x = jax.nn.relu(x @ w + b)
+        return jax.nn.softmax(x @ p[-1][0] + p[-1][1], axis=1)
+
+    Xd, oned = jnp.asarray(X), jnp.asarray(one)
+    return (
+        lambda: forward(params, Xd).block_until_ready(),
+        lambda: forward(params, oned).block_until_ready(),
+    )
+
+
 def measure_startup():
-    """Wall time of a new process that imports fastbp and fits the small network once, cold and warm."""
+    """Wall time of a new process that imports fastbp, fits the small network once and predicts with it,
+    with numba's cache empty (cold) and filled (warm)."""
     import subprocess
     import sys
     import tempfile
@@ -390,7 +418,8 @@ def measure_startup():
     code = (
         "import numpy as np, fastbp; rng = np.random.default_rng(0); "
         "X = rng.normal(size=(32768, 64)).astype(np.float32); y = rng.integers(0, 10, 32768); "
-        "fastbp.MLP([64, 64, 64, 10], loss='cross_entropy').fit(X, y, epochs=1, batch_size=64)"
+        "net = fastbp.MLP([64, 64, 64, 10], loss='cross_entropy'); net.fit(X, y, epochs=1, batch_size=64); "
+        "net.predict(X)"
     )
     times = {}
     with tempfile.TemporaryDirectory() as cache:
@@ -498,8 +527,8 @@ def _run(args, cases, frameworks):
             print(f"predict, medium network, {name}: {p['rows_per_second']:,.0f} rows/s on 100,000 rows; "
                   f"one row {p['single_row_microseconds']:.1f} us")  # fmt: skip
         start = extras["startup"]
-        print(f"start-up (new process: import fastbp, fit small once): {start['warm_seconds']:.2f} s with "
-              f"numba's cache warm, {start['cold_seconds']:.1f} s cold (first compile)")  # fmt: skip
+        print(f"start-up (new process: import, fit small once, predict): {start['warm_seconds']:.2f} s "
+              f"with numba's cache warm, {start['cold_seconds']:.1f} s cold (first compile)")  # fmt: skip
     if args.json:
         payload = {
             "date": date.today().isoformat(),
