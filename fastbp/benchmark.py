@@ -248,18 +248,28 @@ def jax_epoch(case, X, y, threads):
         return (p, m, v, t), None
 
     @jax.jit
-    def train_epoch(carry, key, Xall, yall):
-        order = jax.random.permutation(key, rows).reshape(rows // batch, batch)
+    def train_epoch(carry, order, Xall, yall):
         carry, _ = jax.lax.scan(lambda c, idx: adam_step(c, idx, Xall, yall), carry, order)
         return carry
 
+    @jax.jit
+    def train_full_batch(carry, Xall, yall):
+        return adam_step(carry, slice(None), Xall, yall)[0]
+
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    state = {"carry": (params, zeros, zeros, jnp.float32(0)), "key": jax.random.PRNGKey(1)}
+    state = {"carry": (params, zeros, zeros, jnp.float32(0))}
     Xd, yd = jnp.asarray(X), jnp.asarray(y)
+    rng = np.random.default_rng(1)
 
     def epoch():
-        state["key"], sub = jax.random.split(state["key"])
-        state["carry"] = jax.block_until_ready(train_epoch(state["carry"], sub, Xd, yd))
+        # The fastest shuffle measured: numpy's permutation handed in (jax.random.permutation in the
+        # jit took 4 ms of a 5 ms chains epoch).  A batch of every row needs none: its mean gradient
+        # does not depend on the order (chains: 8.0M samples/s without, 2.1M with it in the jit).
+        if batch == rows:
+            state["carry"] = jax.block_until_ready(train_full_batch(state["carry"], Xd, yd))
+            return
+        order = jnp.asarray(rng.permutation(rows).reshape(rows // batch, batch))
+        state["carry"] = jax.block_until_ready(train_epoch(state["carry"], order, Xd, yd))
 
     epoch.state = state  # (parameters, Adam's moments, step count), for the tests
     return epoch
