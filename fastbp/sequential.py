@@ -481,7 +481,8 @@ class Sequential:
             Shuffle the rows each epoch; with False batches are consecutive slices.
             The order of an epoch is a permutation drawn from that epoch's key
             (see ``seed``), so every epoch has its own; ``fastbp.kernels.random``
-            documents the draw.
+            documents the draw.  A batch that holds every row is not shuffled:
+            its mean loss and gradient do not depend on the order.
         seed : int, optional
             Seed for shuffling and dropout.  Epoch ``e`` of this call has the
             key ``derive_key(seed, 0x5EED, e)``; without ``seed`` it is
@@ -583,19 +584,22 @@ class Sequential:
 
         n = X.shape[0]
         rows = min(batch_size, n)
+        # one batch of every row: its mean loss and gradient do not depend on the order of the rows,
+        # so it is not shuffled (8% of a 10,000-row 4-32-16-4 epoch went to the shuffle and gather)
+        reorder = shuffle and rows < n
         optimizer.bind(self.n_params, self.dtype)
         grad = np.zeros_like(self.params)
         ws = self._fit_workspace(
-            rows, gather=shuffle, n_targets=0 if labels.size else y2d.shape[1],
+            rows, gather=reorder, n_targets=0 if labels.size else y2d.shape[1],
             chunk_rows=chunk_rows_for(self.plan, rows), weighted=sw.size > 0,
         )  # fmt: skip
-        order = np.empty(n if shuffle else 0, dtype=np.int64)
+        order = np.empty(n if reorder else 0, dtype=np.int64)
         val_acts = None
         if validation_data is not None:
             val_acts = self._buffer(min(X_val.shape[0], PREDICT_CHUNK))
         blas = not deterministic  # fastbp's own loops give the same bits whatever BLAS does
         run_epoch = self._epoch_runner(grad, optimizer, table.Data(X, y2d, labels, sw), ws, order,
-                                       (batch_size, shuffle, clip, blas))  # fmt: skip
+                                       (batch_size, reorder, clip, blas))  # fmt: skip
         callbacks = list(callbacks)
         reporter = None
         if verbose:
