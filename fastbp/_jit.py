@@ -15,7 +15,7 @@ import numba
 from numba.core import config
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import register_pass
-from numba.core.typed_passes import NativeLowering
+from numba.core.typed_passes import NativeLowering, NativeParforLowering
 
 FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 # The optimizer updates leave out reassoc: with it, float32 Adam turned a
@@ -38,32 +38,40 @@ FASTMATH_ELEMENTWISE = FASTMATH - {"reassoc"}
 LLVM_OPT_LEVEL = 1
 
 
-@register_pass(mutates_CFG=True, analysis_only=False)
-class LowerAtFastbpLevel(NativeLowering):
-    """numba's lowering pass, with LLVM's level set to ``LLVM_OPT_LEVEL`` while it runs.
+def _at_fastbp_level(lowering):
+    """numba's lowering pass ``lowering``, with LLVM's level set to ``LLVM_OPT_LEVEL`` while it runs.
 
     The lowering pass is where numba optimises and emits machine code; it
     runs under numba's global compiler lock, so no other compilation sees the
     temporary level.
     """
 
-    _name = "fastbp_native_lowering"
+    class LowerAtFastbpLevel(lowering):
+        _name = "fastbp_" + lowering._name
 
-    def run_pass(self, state):
-        saved = config.OPT
-        config.OPT = type(saved)(LLVM_OPT_LEVEL)
-        try:
-            return super().run_pass(state)
-        finally:
-            config.OPT = saved
+        def run_pass(self, state):
+            saved = config.OPT
+            config.OPT = type(saved)(LLVM_OPT_LEVEL)
+            try:
+                return super().run_pass(state)
+            finally:
+                config.OPT = saved
+
+    LowerAtFastbpLevel.__qualname__ = LowerAtFastbpLevel.__name__ = "FastbpLevel" + lowering.__name__
+    return register_pass(mutates_CFG=True, analysis_only=False)(LowerAtFastbpLevel)
+
+
+# numba lowers a serial function with NativeLowering and a parallel one with NativeParforLowering,
+# two sibling classes: both are replaced
+LOWERINGS = {cls: _at_fastbp_level(cls) for cls in (NativeLowering, NativeParforLowering)}
 
 
 class Pipeline(CompilerBase):
-    """numba's nopython pipeline with ``LowerAtFastbpLevel`` in place of its lowering pass."""
+    """numba's nopython pipeline with its lowering pass replaced by the one of ``LOWERINGS``."""
 
     def define_pipelines(self):
         pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
-        pm.passes = [(LowerAtFastbpLevel if cls is NativeLowering else cls, what) for cls, what in pm.passes]
+        pm.passes = [(LOWERINGS.get(cls, cls), what) for cls, what in pm.passes]
         pm.finalize()
         return [pm]
 

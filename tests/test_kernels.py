@@ -319,10 +319,22 @@ def test_fastbp_compiles_at_its_own_llvm_level_and_leaves_numbas_setting_alone()
     def add_one(x):
         return x + 1
 
+    def add_one_parallel(x):
+        for i in numba.prange(x.size):
+            x[i] += 1
+
     before = config.OPT
     assert network.train_epoch._compiler.pipeline_class is _jit.Pipeline
     kernel = numba.njit(**{**_jit.JIT_OPTIONS, "cache": False})(add_one)
     assert kernel(1) == 2
+    parallel = numba.njit(parallel=True, **{**_jit.JIT_OPTIONS, "cache": False})(add_one_parallel)
+    ones = np.ones(3)
+    parallel(ones)
+    np.testing.assert_array_equal(ones, 2.0)
+    expected = ((kernel, "fastbp_native_lowering"), (parallel, "fastbp_native_parfor_lowering"))
+    for dispatcher, lowering in expected:
+        passes = dispatcher.get_metadata(dispatcher.signatures[0])["pipeline_times"]["nopython"]
+        assert any(name.endswith(lowering) for name in passes), list(passes)  # the parallel one too
     assert config.OPT == before and type(config.OPT) is type(before)
 
 

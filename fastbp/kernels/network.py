@@ -128,7 +128,10 @@ def barrier_before(net, op, mode):
 
 @jit
 def borrowed_net(net):
-    """``net`` with borrowed arrays (``blocks.borrowed``): what every op of a pass reads."""
+    """``net`` with borrowed arrays (``blocks.borrowed``): what every op of a pass reads.
+
+    Compiled callers only: returned to Python, a borrowed array would have no owner.
+    """
     return Net(
         borrowed(net.ops), borrowed(net.scalars), borrowed(net.params), borrowed(net.buffers), net.loss_code,
         net.alpha, net.row_width,
@@ -137,7 +140,8 @@ def borrowed_net(net):
 
 @jit
 def _chunk(net, grad, data, work, batch, c, chunk_rows):
-    """Chunk ``c`` of a pass: borrowed views of its slices of the work buffers and its gradient."""
+    """Chunk ``c`` of a pass: borrowed views of its slices of the work buffers and its gradient
+    (compiled callers only, as ``borrowed_net``)."""
     rows = min(chunk_rows, batch.rows - c * chunk_rows)
     span = net.row_width * chunk_rows
     acts = work.acts[c * span : c * span + net.row_width * rows]
@@ -480,7 +484,8 @@ def reads_x_first_only(net):
 
 @jit
 def forward_rows(net, acts, x, rows):
-    """Output block (1-D) of a serial row-major pass over the ``rows`` rows of ``x`` (n, n_in), C order.
+    """Output block (1-D, a borrowed view: compiled callers only) of a serial row-major pass over the
+    ``rows`` rows of ``x`` (n, n_in), C order.
 
     When only the first op, a dense one, reads x, it reads x where it lies;
     else x is copied into its block first (on 100,000 rows of 784-256-128-10
