@@ -11,7 +11,7 @@ and its line in ``_optimizer_update``.
 
 import types
 
-from ..._jit import PARALLEL_MIN_ELEMENTS, jit_with_globals
+from ..._jit import jit_with_globals
 from . import adagrad, adam, rmsprop, sgd
 
 SGD, ADAM, RMSPROP, ADAGRAD = range(4)
@@ -56,9 +56,3 @@ def _bound(twin):
 # fit of 20-64-3 in a fresh cache, which never runs them.
 optimizer_update = jit_with_globals(_optimizer_update, "_serial", **_bound("update_serial"))
 optimizer_update_parallel = jit_with_globals(_optimizer_update, "_parallel", **_bound("update_parallel"))
-
-
-def update(kind, hyper, lr, step, params, grad, state):
-    """``optimizer_update`` or its parallel copy, by the size of ``params`` (for calls from Python)."""
-    twin = optimizer_update_parallel if params.size >= PARALLEL_MIN_ELEMENTS else optimizer_update
-    return twin(kind, hyper, lr, step, params, grad, state)
