@@ -5,6 +5,7 @@ from ._version import __version__
 from .gradcheck import gradcheck
 from .history import History
 from .io import ModelFileError
+from .many import fit_many
 from .model import MLP, TrainingDiverged, load
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .sequential import Sequential
@@ -25,6 +26,7 @@ def __getattr__(name):
 __all__ = [
     "MLP",
     "Sequential",
+    "fit_many",
     "layers",
     "History",
     "TrainingDiverged",

@@ -202,9 +202,9 @@ def torch_compile_epoch(case, X, y, threads):
     return _torch_epoch(case, X, y, threads, compiled=True)
 
 
-def jax_epoch(case, X, y, threads):
-    """JAX with the whole epoch in one ``jax.jit``: ``lax.scan`` over the batches, with the
-    parameters and Adam's state as the carry (torch.optim.Adam's rule) and the shuffle inside."""
+def _jax_training(case, threads):
+    """A scanned JAX epoch of Adam (torch.optim.Adam's rule), the parameters and Adam's state as the carry:
+    ``(jax, init(key) -> carry, epoch(carry, order, X, y) -> carry, full_batch(carry, X, y) -> carry)``."""
     if threads < (os.cpu_count() or 1) and "jax" not in sys.modules:
         # XLA reads its thread settings once, when jax is first imported
         os.environ.setdefault(
@@ -213,17 +213,18 @@ def jax_epoch(case, X, y, threads):
     import jax
     import jax.numpy as jnp
 
-    sizes, batch, rows = case["sizes"], case["batch"], len(X)
-    if rows % batch:
-        raise ValueError("the scanned JAX epoch needs the rows to split into whole batches")
+    sizes = case["sizes"]
     act = {"relu": jax.nn.relu, "tanh": jnp.tanh}[case["activation"]]
-    key = jax.random.PRNGKey(0)
-    params = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        key, sub = jax.random.split(key)
-        params.append(
-            (jax.random.normal(sub, (a, b), jnp.float32) * np.sqrt(2.0 / a), jnp.zeros(b, jnp.float32))
-        )
+
+    def init(key):
+        params = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            key, sub = jax.random.split(key)
+            params.append(
+                (jax.random.normal(sub, (a, b), jnp.float32) * np.sqrt(2.0 / a), jnp.zeros(b, jnp.float32))
+            )
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return (params, zeros, zeros, jnp.float32(0))
 
     def loss_fn(p, xb, yb):
         h = xb
@@ -247,18 +248,31 @@ def jax_epoch(case, X, y, threads):
         )
         return (p, m, v, t), None
 
-    @jax.jit
     def train_epoch(carry, order, Xall, yall):
         carry, _ = jax.lax.scan(lambda c, idx: adam_step(c, idx, Xall, yall), carry, order)
         return carry
 
-    @jax.jit
     def train_full_batch(carry, Xall, yall):
         return adam_step(carry, slice(None), Xall, yall)[0]
 
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    state = {"carry": (params, zeros, zeros, jnp.float32(0))}
-    Xd, yd = jnp.asarray(X), jnp.asarray(y)
+    return jax, init, train_epoch, train_full_batch
+
+
+def _whole_batches(case, rows):
+    if rows % case["batch"]:
+        raise ValueError("the scanned JAX epoch needs the rows to split into whole batches")
+    return rows // case["batch"]
+
+
+def jax_epoch(case, X, y, threads):
+    """JAX with the whole epoch in one ``jax.jit``: ``lax.scan`` over the batches, with the
+    parameters and Adam's state as the carry (torch.optim.Adam's rule) and the shuffle inside."""
+    batch, rows = case["batch"], len(X)
+    n_batches = _whole_batches(case, rows)
+    jax, init, train_epoch, train_full_batch = _jax_training(case, threads)
+    train_epoch, train_full_batch = jax.jit(train_epoch), jax.jit(train_full_batch)
+    state = {"carry": init(jax.random.PRNGKey(0))}
+    Xd, yd = jax.numpy.asarray(X), jax.numpy.asarray(y)
     rng = np.random.default_rng(1)
 
     def epoch():
@@ -268,11 +282,30 @@ def jax_epoch(case, X, y, threads):
         if batch == rows:
             state["carry"] = jax.block_until_ready(train_full_batch(state["carry"], Xd, yd))
             return
-        order = jnp.asarray(rng.permutation(rows).reshape(rows // batch, batch))
+        order = jax.numpy.asarray(rng.permutation(rows).reshape(n_batches, batch))
         state["carry"] = jax.block_until_ready(train_epoch(state["carry"], order, Xd, yd))
 
     epoch.state = state  # (parameters, Adam's moments, step count), for the tests
     return epoch
+
+
+def jax_vmap_epochs(case, X, y, threads, networks):
+    """``networks`` networks of one architecture, each with its own initialisation and shuffle, trained
+    one epoch each by ``jax.vmap`` over the scanned epoch of ``jax_epoch``, in one ``jax.jit``."""
+    batch, rows = case["batch"], len(X)
+    n_batches = _whole_batches(case, rows)
+    jax, init, train_epoch, _ = _jax_training(case, threads)
+    many = jax.jit(jax.vmap(train_epoch, in_axes=(0, 0, None, None)))
+    state = {"carry": jax.vmap(init)(jax.random.split(jax.random.PRNGKey(0), networks))}
+    Xd, yd = jax.numpy.asarray(X), jax.numpy.asarray(y)
+    rng = np.random.default_rng(1)
+
+    def epochs():
+        orders = np.stack([rng.permutation(rows).reshape(n_batches, batch) for _ in range(networks)])
+        state["carry"] = jax.block_until_ready(many(state["carry"], jax.numpy.asarray(orders), Xd, yd))
+
+    epochs.state = state
+    return epochs
 
 
 def sklearn_epoch(case, X, y, threads):
@@ -352,6 +385,38 @@ def measure(cases, frameworks, threads, repeats):
 
 
 THREADS_CHOSEN = {}  # (case, peer) -> the thread count a peer run at its best thread count chose
+
+
+# fit_many's case: sixteen networks of the small grid case, one epoch each on the same 8,192 rows
+MANY = {"name": "many", "sizes": [64, 64, 64, 10], "activation": "relu", "batch": 64, "rows": 8_192,
+        "loss": "cross_entropy", "networks": 16}  # fmt: skip
+
+
+def measure_many(threads, repeats, case=MANY):
+    """Samples/s (networks x rows per second) of one epoch of ``case["networks"]`` networks:
+    ``fastbp.fit_many``, a loop of ``fit`` calls, and ``jax.vmap`` over the scanned epoch when installed."""
+    X, y = make_data(case)
+    k = case["networks"]
+    nets = [
+        fastbp.MLP(case["sizes"], activation=case["activation"], loss=case["loss"], seed=s) for s in range(k)
+    ]
+    optimizers = [fastbp.Adam(lr=1e-3) for _ in range(k)]
+    fit = {"epochs": 1, "batch_size": case["batch"]}
+    runs = {
+        "fastbp fit_many": lambda: fastbp.fit_many(nets, X, y, optimizer=optimizers, n_threads=threads,
+                                                   **fit),
+        "fastbp fit loop": lambda: [net.fit(X, y, optimizer=o, n_threads=threads, **fit)
+                                    for net, o in zip(nets, optimizers)],
+    }  # fmt: skip
+    if available("jax"):
+        runs["jax vmap"] = jax_vmap_epochs(case, X, y, threads, k)
+    for run in runs.values():
+        run()
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            best[name] = min(best[name], _timed(run))
+    return {name: k * len(X) / seconds for name, seconds in best.items()}
 
 
 def measure_predict(threads, repeats, rows=100_000):
@@ -496,7 +561,9 @@ def main(argv=None, prog=None):
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers to run")
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--plot", help="write a bar chart (PNG) here; needs matplotlib")
-    parser.add_argument("--no-extras", action="store_true", help="skip the predict and start-up measurements")
+    parser.add_argument(
+        "--no-extras", action="store_true", help="skip the predict, start-up and many-networks measurements"
+    )
     args = parser.parse_args(argv)
 
     names = [c["name"] for c in GRID]
@@ -532,10 +599,16 @@ def _run(args, cases, frameworks):
     if not args.no_extras:
         extras["predict"] = measure_predict(args.threads, args.repeats)
         extras["startup"] = measure_startup()
+        extras["many"] = measure_many(args.threads, args.repeats)
         print()
         for name, p in extras["predict"].items():
             print(f"predict, medium network, {name}: {p['rows_per_second']:,.0f} rows/s on 100,000 rows; "
                   f"one row {p['single_row_microseconds']:.1f} us")  # fmt: skip
+        many = extras["many"]
+        print(f"{MANY['networks']} networks of {'-'.join(map(str, MANY['sizes']))}, batch {MANY['batch']}, "
+              f"{MANY['rows']:,} rows, one epoch each:")  # fmt: skip
+        for name, rate in many.items():
+            print(f"  {name}: {rate:,.0f} samples/s ({rate / many['fastbp fit_many']:.2f}x fit_many)")
         start = extras["startup"]
         print(f"start-up (new process: import, fit small once, predict): {start['warm_seconds']:.2f} s "
               f"with numba's cache warm, {start['cold_seconds']:.1f} s cold (first compile)")  # fmt: skip

@@ -55,22 +55,28 @@ class Optimizer:
         """The float64 hyperparameter vector the kernel reads: its ``HYPER`` names, in order."""
         return np.array([float(getattr(self, name)) for name in self.kernel.HYPER])
 
-    def bind(self, n_params, dtype):
-        """Create the state for ``n_params`` parameters, or check the existing one fits.
+    def check(self, n_params, dtype):
+        """Refuse hyperparameters the constructor would refuse, or state for another network; change nothing.
 
-        Also checks the hyperparameters again: they are plain attributes that a
-        user may have changed since the optimizer was made, and the kernel
-        trusts them.
+        The hyperparameters are plain attributes that a user may have changed
+        since the optimizer was made, and the kernel trusts them.
         """
         type(self)(**self._params())  # the constructor's checks, on the current values
-        if self.state is None:
-            self.state = np.zeros((self.n_state, n_params), dtype=dtype)
-            self.step_count = 0
-        elif self.state.shape != (self.n_state, n_params) or self.state.dtype != dtype:
+        fits = self.state is None or (
+            self.state.shape == (self.n_state, n_params) and self.state.dtype == dtype
+        )
+        if not fits:
             raise ValueError(
                 f"this {type(self).__name__} already holds state for {self.state.shape[1]} "
                 f"{self.state.dtype} parameters; use a new optimizer for this network"
             )
+
+    def bind(self, n_params, dtype):
+        """Create the state for ``n_params`` parameters, or check the existing one fits (``check``)."""
+        self.check(n_params, dtype)
+        if self.state is None:
+            self.state = np.zeros((self.n_state, n_params), dtype=dtype)
+            self.step_count = 0
 
     def reset(self):
         """Forget the state: the next fit starts as a fresh optimizer."""

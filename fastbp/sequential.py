@@ -436,6 +436,37 @@ class Sequential:
         return float(kernels.PASSES[self.plan.family].evaluate_loss(self._net(), acts, data, capacity))
 
     # ------------------------------------------------------------------ training
+    def _check_fit(self, X, y, *, epochs, batch_size, validation_data, lr_schedule, patience, n_threads,
+                   sample_weight, clip_norm, checkpoint_every):  # fmt: skip
+        """``fit``'s checks of its data and options, made before any work (``fastbp.fit_many`` makes
+        them for every network before it trains any).
+
+        Returns ``(epochs, batch_size, checkpoint_every, clip, schedule, (X, y2d, labels, sw),
+        (X_val, y_val, labels_val) or None)``, checked.
+        """
+        epochs = validation.check_positive_int("epochs", epochs)
+        batch_size = validation.check_positive_int("batch_size", batch_size)
+        checkpoint_every = validation.check_positive_int("checkpoint_every", checkpoint_every)
+        clip = 0.0 if clip_norm is None else validation.check_positive_float("clip_norm", clip_norm)
+        if n_threads is not None:
+            check_threads(n_threads)
+        if patience is not None:
+            patience = validation.check_positive_int("patience", patience)
+            if validation_data is None:
+                raise ValueError("early stopping (patience=...) needs validation_data")
+        schedule = get_schedule(lr_schedule, epochs)
+        X, y2d, labels = self._check_xy(X, y)
+        sw = validation.check_sample_weight(sample_weight, X.shape[0])
+        self._check_batch_norm_rows(
+            min(batch_size, X.shape[0]), "every batch" if batch_size == 1 else "the data"
+        )
+        val = None
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val)")
+            val = self._check_xy(*validation_data)
+        return epochs, batch_size, checkpoint_every, clip, schedule, (X, y2d, labels, sw), val
+
     def fit(
         self,
         X,
@@ -549,26 +580,13 @@ class Sequential:
         -------
         History
         """
-        epochs = validation.check_positive_int("epochs", epochs)
-        batch_size = validation.check_positive_int("batch_size", batch_size)
-        checkpoint_every = validation.check_positive_int("checkpoint_every", checkpoint_every)
-        clip = 0.0 if clip_norm is None else validation.check_positive_float("clip_norm", clip_norm)
-        if n_threads is not None:
-            check_threads(n_threads)
-        if patience is not None:
-            patience = validation.check_positive_int("patience", patience)
-            if validation_data is None:
-                raise ValueError("early stopping (patience=...) needs validation_data")
-        schedule = get_schedule(lr_schedule, epochs)
-        X, y2d, labels = self._check_xy(X, y)
-        sw = validation.check_sample_weight(sample_weight, X.shape[0])
-        self._check_batch_norm_rows(
-            min(batch_size, X.shape[0]), "every batch" if batch_size == 1 else "the data"
-        )
-        if validation_data is not None:
-            if len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (X_val, y_val)")
-            X_val, y_val, labels_val = self._check_xy(*validation_data)
+        epochs, batch_size, checkpoint_every, clip, schedule, (X, y2d, labels, sw), val = self._check_fit(
+            X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            lr_schedule=lr_schedule, patience=patience, n_threads=n_threads, sample_weight=sample_weight,
+            clip_norm=clip_norm, checkpoint_every=checkpoint_every,
+        )  # fmt: skip
+        if val is not None:
+            X_val, y_val, labels_val = val
         if resume is not None:
             optimizer, progress, history = checkpoints.restore(
                 resume, self, optimizer, schedule, batch_size, shuffle
