@@ -12,6 +12,7 @@ from .sequential import Sequential
 from .threads import get_num_threads, set_num_threads
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+_ENSEMBLES = ("EnsembleClassifier", "EnsembleRegressor")
 
 
 def __getattr__(name):
@@ -20,6 +21,10 @@ def __getattr__(name):
         from . import estimators
 
         return getattr(estimators, name)
+    if name in _ENSEMBLES:
+        from . import ensemble
+
+        return getattr(ensemble, name)
     raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
 
 
@@ -44,5 +49,7 @@ __all__ = [
     "get_num_threads",
     "MLPClassifier",
     "MLPRegressor",
+    "EnsembleClassifier",
+    "EnsembleRegressor",
     "__version__",
 ]

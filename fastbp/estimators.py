@@ -233,6 +233,16 @@ class _BaseMLP(BaseEstimator):
         return Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
 
     def _fit(self, X, y, sample_weight, incremental, validation_data=None):
+        self._prepare_fit(X, y, sample_weight, incremental, validation_data).run()
+        return self
+
+    def _prepare_fit(self, X, y, sample_weight, incremental, validation_data=None):
+        """Check the parameters and data and build the network: every refusal happens here.
+
+        Returns the ``_Training`` that trains it: ``fit`` runs it at once; the
+        ensembles and the searches prepare every network first and then run
+        them all through ``fastbp.many.run_tasks``.
+        """
         hidden = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -264,8 +274,10 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self._no_improvement_count = 0
-        if self.solver == "lbfgs":
-            return self._fit_lbfgs(X, targets, sample_weight)
+        if self.solver == "lbfgs":  # full-batch passes over every row
+            return _Training(
+                self.net_, X.shape[0], lambda: self._fit_lbfgs(X, targets, sample_weight), lbfgs=True
+            )
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
             self._no_improvement_count = 0
@@ -285,23 +297,26 @@ class _BaseMLP(BaseEstimator):
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         epochs = 1 if incremental else self.max_iter
         stopper = _Stopper(self, held_out, n, self._loss_scale)
-        self.net_.fit(
-            X, targets, epochs=epochs, batch_size=batch_size, optimizer=self._optimizer,
-            shuffle=self.shuffle, seed=int(rng.randint(np.iinfo(np.int32).max)),
-            validation_data=val_data, n_threads=self.n_threads, sample_weight=sample_weight,
-            callbacks=[stopper],
-        )  # fmt: skip
-        if held_out is not None and stopper.best_params is not None:
-            self.net_._load_state_vector(stopper.best_params)  # weights and running statistics
-        if not incremental and not stopper.converged and self.n_iter_ == self.max_iter:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        self._set_weight_attributes()
-        return self
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        def train():
+            self.net_.fit(
+                X, targets, epochs=epochs, batch_size=batch_size, optimizer=self._optimizer,
+                shuffle=self.shuffle, seed=seed, validation_data=val_data, n_threads=self.n_threads,
+                sample_weight=sample_weight, callbacks=[stopper],
+            )  # fmt: skip
+            if held_out is not None and stopper.best_params is not None:
+                self.net_._load_state_vector(stopper.best_params)  # weights and running statistics
+            if not incremental and not stopper.converged and self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                    "optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
+            self._set_weight_attributes()
+
+        return _Training(self.net_, batch_size, train)
 
     def _stratify_split(self):
         return False
@@ -333,7 +348,7 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = None
         self.loss_curve_ = None
         if result.status != 0:
-            warnings.warn(f"lbfgs failed to converge: {result.message}", ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"lbfgs failed to converge: {result.message}", ConvergenceWarning, stacklevel=4)
         self._set_weight_attributes()
         return self
 
@@ -355,6 +370,24 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+class _Training:
+    """One prepared fit of an estimator: ``run()`` trains ``net`` (passes of ``rows`` rows).
+
+    ``task(index)`` wraps it for ``fastbp.many.run_tasks``, which trains it alone
+    when its passes spread over the cores (``many.runs_alone``) and in the
+    worker pool otherwise.
+    """
+
+    def __init__(self, net, rows, run, lbfgs=False):
+        self.net, self.rows, self.run, self.lbfgs = net, rows, run, lbfgs
+
+    def task(self, index, epochs):
+        from .many import Task, runs_alone, uses_blas_threads
+
+        alone = uses_blas_threads(self.net, self.rows) if self.lbfgs else runs_alone(self.net, self.rows)
+        return Task(index, self.run, alone, cost=float(epochs) * self.rows * self.net.n_params)
 
 
 class _Stopper:

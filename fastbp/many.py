@@ -39,12 +39,17 @@ from .threads import check_threads, get_num_threads
 from .workspace import chunk_rows_for
 
 
+def uses_blas_threads(net, rows):
+    """True when a serial pass of ``net`` over ``rows`` rows has a product that BLAS runs on its threads."""
+    largest = max((a * b for a, b in net.plan.dense_shapes()), default=0)
+    return rows * largest > SPLIT_MAX_MNK
+
+
 def runs_alone(net, batch_rows):
     """True when ``net``'s fit on batches of ``batch_rows`` rows uses more than the calling thread."""
-    largest = max((a * b for a, b in net.plan.dense_shapes()), default=0)
     return (
         chunk_rows_for(net.plan, batch_rows) > 0
-        or batch_rows * largest > SPLIT_MAX_MNK
+        or uses_blas_threads(net, batch_rows)
         or net.n_params >= PARALLEL_MIN_ELEMENTS
     )
 
@@ -332,4 +337,4 @@ def _report(task):
           f"({task.seconds:.2f} s)", flush=True)  # fmt: skip
 
 
-__all__ = ["fit_many", "runs_alone"]
+__all__ = ["fit_many", "runs_alone", "uses_blas_threads", "run_tasks", "Task"]
