@@ -136,6 +136,13 @@ class _BaseEnsemble(BaseEstimator):
         return {}
 
 
+def _keep_parameters(est, values):
+    """Store every argument of ``__init__`` as an attribute of the same name, as scikit-learn expects."""
+    for name, value in values.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
 def _json_params(params):
     """The estimator's parameters as JSON values: tuples become lists, a class_weight dict a list of
     pairs; a random_state that is not an int or None is stored as None."""
@@ -232,27 +239,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         n_threads=None,
         dtype="float32",
     ):
-        self.n_members, self.bootstrap = n_members, bootstrap
-        self.hidden_layer_sizes, self.activation, self.solver, self.alpha = (
-            hidden_layer_sizes, activation, solver, alpha
-        )  # fmt: skip
-        self.batch_size, self.learning_rate, self.learning_rate_init = (
-            batch_size,
-            learning_rate,
-            learning_rate_init,
-        )
-        self.power_t, self.max_iter, self.shuffle, self.random_state = (
-            power_t,
-            max_iter,
-            shuffle,
-            random_state,
-        )
-        self.tol, self.verbose, self.warm_start, self.momentum = tol, verbose, warm_start, momentum
-        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
-        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
-        self.epsilon, self.n_iter_no_change, self.max_fun = epsilon, n_iter_no_change, max_fun
-        self.dropout, self.norm, self.residual, self.class_weight = dropout, norm, residual, class_weight
-        self.n_threads, self.dtype = n_threads, dtype
+        _keep_parameters(self, locals())
 
     def _before_member_fit(self, member, y):
         # a bootstrap sample may miss a class: every member learns the label set of all of y
@@ -347,27 +334,7 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         n_threads=None,
         dtype="float32",
     ):
-        self.n_members, self.bootstrap, self.loss = n_members, bootstrap, loss
-        self.hidden_layer_sizes, self.activation, self.solver, self.alpha = (
-            hidden_layer_sizes, activation, solver, alpha
-        )  # fmt: skip
-        self.batch_size, self.learning_rate, self.learning_rate_init = (
-            batch_size,
-            learning_rate,
-            learning_rate_init,
-        )
-        self.power_t, self.max_iter, self.shuffle, self.random_state = (
-            power_t,
-            max_iter,
-            shuffle,
-            random_state,
-        )
-        self.tol, self.verbose, self.warm_start, self.momentum = tol, verbose, warm_start, momentum
-        self.nesterovs_momentum, self.early_stopping = nesterovs_momentum, early_stopping
-        self.validation_fraction, self.beta_1, self.beta_2 = validation_fraction, beta_1, beta_2
-        self.epsilon, self.n_iter_no_change, self.max_fun = epsilon, n_iter_no_change, max_fun
-        self.dropout, self.norm, self.residual = dropout, norm, residual
-        self.n_threads, self.dtype = n_threads, dtype
+        _keep_parameters(self, locals())
 
     def predict(self, X):
         """The members' mean prediction, float64: shape (n,) for one output, else (n, n_outputs)."""
