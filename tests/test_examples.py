@@ -26,6 +26,8 @@ NEEDS = {
     "dask_cluster.py": ["dask_ml", "distributed"],
     "streaming_partial_fit.py": ["sklearn"],
     "sklearn_pipeline.py": ["sklearn"],
+    "seed_ensemble.py": ["sklearn"],
+    "grid_search.py": ["sklearn"],
 }
 # run in-process by a test of their own, which checks their results
 OWN_TEST = {"dask_cluster.py"}
@@ -98,6 +100,24 @@ def _sklearn_pipeline(out):
     assert cv > 0.95 and test > 0.9
 
 
+def _seed_ensemble(out):
+    assert _numbers(r"(\d+) training digits, (\d+) test digits, (\d+) members", out) == [898, 899, 5]
+    low, high, mean = _numbers(r"single networks: test accuracy ([\d.]+) to ([\d.]+), mean ([\d.]+)", out)
+    (together,) = _numbers(r"ensemble of 5: test accuracy ([\d.]+)", out)
+    assert 0.8 < low <= mean <= high
+    assert together > mean  # averaging five seeds beats the average single network
+
+
+def _grid_search(out):
+    (best,) = re.findall(r"best parameters: (\{.*\})", out)
+    best = ast.literal_eval(best)
+    assert set(best) == {"hidden_layer_sizes", "alpha", "learning_rate_init"}
+    (score,) = _numbers(r"best cross-validated accuracy ([\d.]+)", out)
+    assert score > 0.9
+    (gap,) = _numbers(r"largest difference in mean_test_score ([\d.e+-]+)", out)
+    assert gap <= 1e-9 and out.strip().endswith("same best parameters: True")
+
+
 def _streaming_partial_fit(out):
     assert _numbers(r"(\d+) rows in chunks of (\d+), (\d+) passes", out) == [20000, 2000, 5]
     (streamed,) = _numbers(r"partial_fit over memory-mapped chunks +([\d.]+)", out)
@@ -123,7 +143,9 @@ def _throughput(out):
 OUTPUT_CHECKS = {
     "digits.py": _digits,
     "gradcheck_report.py": _gradcheck_report,
+    "grid_search.py": _grid_search,
     "regression.py": _regression,
+    "seed_ensemble.py": _seed_ensemble,
     "seed_pytorch_network.py": _seed_pytorch_network,
     "single_neuron.py": _single_neuron,
     "sklearn_pipeline.py": _sklearn_pipeline,
