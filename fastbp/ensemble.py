@@ -63,10 +63,12 @@ class _BaseEnsemble(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         rng = check_random_state(self.random_state)
         previous = getattr(self, "members_", None)
+        params = self._member_params()
         if self.warm_start and previous is not None and len(previous) == self.n_members:
-            members = previous
+            members = previous  # they train on from where they are, with the parameters set now
+            for member in members:
+                member.set_params(**{k: v for k, v in params.items() if k != "random_state"})
         else:
-            params = self._member_params()
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_members)
             members = [self._member_class(**{**params, "random_state": int(s)}) for s in seeds]
         trainings = []
@@ -78,7 +80,7 @@ class _BaseEnsemble(BaseEstimator):
             self._after_member_fit(member)
         tasks = [t.task(k, self.max_iter) for k, t in enumerate(trainings)]
         run_tasks(tasks, get_num_threads() if self.n_threads is None else self.n_threads)
-        raise_first_error(tasks)
+        raise_first_error(tasks, lambda k: f"member {k}")
         self.members_ = members
         self._set_fitted(members[0])
         return self

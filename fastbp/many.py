@@ -23,6 +23,7 @@ size only, never on the thread count, so the results are the same for any
 """
 
 import copy
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class Task:
     alone: bool
     cost: float
     result: object = None
-    error: BaseException | None = None
+    error: Exception | None = None
     seconds: float = 0.0
     done: list = field(default_factory=list)
 
@@ -71,8 +72,8 @@ class Task:
         start = time.perf_counter()
         try:
             self.result = self.run()
-        except BaseException as exc:  # reported, with the network's index, once every task has run
-            self.error = exc
+        except Exception as exc:  # reported, with the network's index, once every task has run
+            self.error = exc  # (KeyboardInterrupt and SystemExit are not caught: they stop the run)
         self.seconds = time.perf_counter() - start
         for callback in self.done:
             callback(self)
@@ -90,19 +91,24 @@ def run_tasks(tasks, n_threads):
         for task in pooled:
             task()
         return
-    with ThreadPoolExecutor(min(n_threads, len(pooled)), thread_name_prefix="fastbp-fit_many") as pool:
+    pool = ThreadPoolExecutor(min(n_threads, len(pooled)), thread_name_prefix="fastbp-fit_many")
+    try:
         list(pool.map(lambda task: task(), pooled))
+    except BaseException:  # Ctrl-C: the networks not yet started never start
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
-def raise_first_error(tasks):
-    """Re-raise the first failed task's error (by network index), its message naming the network."""
+def raise_first_error(tasks, name=lambda index: f"network {index}"):
+    """Re-raise the first failed task's error (by index), its message prefixed with ``name(index)``."""
     failed = [t for t in tasks if t.error is not None]
     if not failed:
         return
     task = min(failed, key=lambda t: t.index)
     exc = task.error
     if exc.args and isinstance(exc.args[0], str):
-        exc.args = (f"network {task.index}: {exc.args[0]}", *exc.args[1:])
+        exc.args = (f"{name(task.index)}: {exc.args[0]}", *exc.args[1:])
     exc.network = task.index
     raise exc
 
@@ -130,6 +136,10 @@ def _spread(name, value, n):
     stateful = [v for v in value if isinstance(v, (Optimizer, Schedule))]
     if len({id(v) for v in stateful}) < len(stateful):
         raise ValueError(f"{name}: the same object twice in the list; each network needs its own")
+    if name == "checkpoint":  # two networks writing one file would overwrite each other's checkpoints
+        paths = [os.path.abspath(os.fspath(v)) for v in value if v is not None]
+        if len(set(paths)) < len(paths):
+            raise ValueError(f"{name}: the same path twice in the list; each network needs its own file")
     return list(value)
 
 

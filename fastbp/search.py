@@ -5,8 +5,7 @@ set its attributes (``cv_results_``, ``best_params_``, ``best_score_``,
 ``best_estimator_``, ``best_index_``, ``scorer_``, ``n_splits_``,
 ``refit_time_``), and they predict, score and transform through the best
 estimator as scikit-learn's do (they subclass them).  What differs is how
-they train: every candidate x fold is prepared first (so bad parameters are
-refused before any training) and then trained through
+they train: every candidate x fold is prepared first and then trained through
 ``fastbp.many.run_tasks``, ``fastbp.fit_many``'s scheduler, in this process:
 each fit owned by one worker thread, with no process per fit and no data
 copied to other processes.  Each fit is exactly ``clone(estimator)
@@ -17,14 +16,25 @@ With ``client=`` (a ``dask.distributed.Client``) the fits are spread over the
 cluster's workers in batches, each worker training its batch with its own
 threads and sending back only the scores.
 
+A fit whose parameters its estimator refuses (``hidden_layer_sizes=(0,)``)
+scores ``error_score`` with a ``FitFailedWarning``, as in scikit-learn; with
+``error_score="raise"`` it is raised before any training, naming the
+candidate and fold.
+
 Parameters that change the architecture (``hidden_layer_sizes``,
 ``activation``, ``norm`` ...) are allowed.  ``n_jobs`` is the number of
-worker threads (fastbp's default when None); ``pre_dispatch`` is accepted
-for compatibility and not used.
+worker threads (fastbp's default when None; -1 for all, -2 for all but one,
+as in scikit-learn); ``pre_dispatch`` is accepted for compatibility and not
+used.
+
+Memory: the training rows of every candidate x fold are copied when the fits
+are prepared, so a search holds about candidates x folds copies of ``X`` at
+once; for a large ``X`` search over fewer candidates per call.
 
 This module needs scikit-learn (``pip install fastbp[sklearn]``).
 """
 
+import functools
 import numbers
 import time
 import warnings
@@ -46,20 +56,28 @@ from .many import Task, raise_first_error, run_tasks
 from .threads import check_threads, get_num_threads
 
 
-def _fit_and_score_all(estimator, X, y, jobs, fit_params, scoring, n_threads):
+def _fit_and_score_all(estimator, X, y, jobs, fit_params, scoring, n_threads, refuse_as=None):
     """Train every ``(index, candidate parameters, train rows, test rows)`` of ``jobs`` through
     ``run_tasks`` and score it; returns ``{index: result dict}`` (scores, times, the error if any).
     ``scoring`` is ``(scorers, return_train_score, score_weights)``; ``score_weights`` (n,), when not
-    None, weight the scores of each fold's rows."""
+    None, weight the scores of each fold's rows.  A fit whose parameters or data its estimator
+    refuses fails like a fit that raises, unless ``refuse_as`` is given (``error_score="raise"``):
+    then it is raised before any training, prefixed with ``refuse_as(index)``."""
     scorers, return_train_score, score_weights = scoring
     tasks, fitted = [], {}
     for index, params, train, test in jobs:
-        est = clone(estimator).set_params(**clone(params, safe=False))
+        est = clone(estimator).set_params(**clone(params, safe=False))  # unknown names raise, as in sklearn
         X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
         weights = {k: _safe_indexing(v, train) for k, v in fit_params.items()}
         if isinstance(est, _BaseMLP):  # one network: placed by the scheduler
-            training = est._prepare_fit(X_train, y_train, weights.get("sample_weight"), incremental=False)
-            tasks.append(training.task(index, est.max_iter))
+            try:
+                training = est._prepare_fit(X_train, y_train, weights.get("sample_weight"), incremental=False)
+            except (ValueError, TypeError) as exc:
+                if refuse_as is not None:
+                    raise type(exc)(f"{refuse_as(index)}: {exc}") from exc
+                tasks.append(Task(index, functools.partial(_reraise, exc), False, 0.0))
+            else:
+                tasks.append(training.task(index, est.max_iter))
         else:  # an ensemble runs its own members on the threads
             tasks.append(
                 Task(index, lambda e=est, a=X_train, b=y_train, w=weights: e.fit(a, b, **w), True, 0.0)
@@ -78,6 +96,20 @@ def _fit_and_score_all(estimator, X, y, jobs, fit_params, scoring, n_threads):
                 result["train_scores"] = _score(scorers, est, X, y, train, score_weights)
         results[task.index] = result
     return results
+
+
+def _reraise(exc):
+    raise exc
+
+
+def _threads_for(n_jobs):
+    """``n_jobs`` as scikit-learn reads it: None is fastbp's default thread count, -1 every thread,
+    -2 all but one, and so on."""
+    if n_jobs is None:
+        return get_num_threads()
+    if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool) and n_jobs < 0:
+        return max(1, get_num_threads() + 1 + int(n_jobs))
+    return check_threads(n_jobs)
 
 
 def _score(scorers, est, X, y, rows, weights):
@@ -134,7 +166,9 @@ class _FastbpSearch:
         if unknown:
             raise TypeError(f"fit takes sample_weight as its only fit parameter, not {sorted(unknown)}")
         fit_params = {k: v for k, v in fit_params.items() if v is not None}
-        threads = get_num_threads() if self.n_jobs is None else check_threads(self.n_jobs)
+        for stale in ("best_index_", "best_score_", "best_params_", "best_estimator_", "refit_time_"):
+            self.__dict__.pop(stale, None)  # a refit of this search must not keep the last fit's best
+        threads = _threads_for(self.n_jobs)
         X, y, groups = indexable(X, y, groups)
         estimator = self.estimator
         self.multimetric_ = not (
@@ -152,11 +186,17 @@ class _FastbpSearch:
                 for i, params in enumerate(candidates) for s, (train, test) in enumerate(splits)]  # fmt: skip
         score_weights = fit_params.get("sample_weight") if self._scorers_take_weights() else None
         scoring = (scorers, self.return_train_score, score_weights)
+
+        def name(index):
+            candidate, fold = divmod(index, len(splits))
+            return f"candidate {candidate} {candidates[candidate]}, fold {fold}"
+
         if self.client is None:
-            results = _fit_and_score_all(estimator, X, y, jobs, fit_params, scoring, threads)
+            refuse_as = name if self.error_score == "raise" else None
+            results = _fit_and_score_all(estimator, X, y, jobs, fit_params, scoring, threads, refuse_as)
         else:
             results = _on_cluster(self.client, estimator, X, y, jobs, fit_params, scoring)
-        out = self._check_failures([results[i] for i in range(len(jobs))], jobs)
+        out = self._check_failures([results[i] for i in range(len(jobs))], jobs, name)
         self.cv_results_ = self._format(candidates, len(splits), out)
         self.scorer_ = scorers
         self._choose_best(refit_metric)
@@ -188,10 +228,10 @@ class _FastbpSearch:
             )
         return self.refit
 
-    def _check_failures(self, out, jobs):
+    def _check_failures(self, out, jobs, name):
         failed = [(job, r) for job, r in zip(jobs, out) if r["error"] is not None]
         if failed and self.error_score == "raise":
-            raise_first_error([Task(job[0], None, False, 0.0, error=r["error"]) for job, r in failed])
+            raise_first_error([Task(job[0], None, False, 0.0, error=r["error"]) for job, r in failed], name)
         if len(failed) == len(out):
             raise ValueError(f"all {len(out)} fits failed; the first error: {failed[0][1]['error']!r}")
         if failed:
@@ -256,7 +296,8 @@ class _FastbpSearch:
 
 
 def _on_cluster(client, estimator, X, y, jobs, fit_params, scoring):
-    """The fits of ``jobs`` on a Dask cluster: one batch per worker, costliest jobs dealt first."""
+    """The fits of ``jobs`` on a Dask cluster: one batch per worker, the jobs dealt round-robin (each
+    worker's ``run_tasks`` then orders its batch, costliest first)."""
     workers = client.nthreads()  # {address: threads}
     if not workers:
         raise ValueError("the Dask client has no workers")
@@ -297,7 +338,7 @@ class GridSearchCV(_FastbpSearch, model_selection.GridSearchCV):
     param_grid, scoring, refit, cv, verbose, error_score, return_train_score
         As in ``sklearn.model_selection.GridSearchCV``.
     n_jobs : int, optional
-        Worker threads (fastbp's default thread count when None).
+        Worker threads (fastbp's default thread count when None, -1 for all).
     pre_dispatch
         Accepted for compatibility; not used.
     client : dask.distributed.Client, optional

@@ -81,6 +81,18 @@ def test_members_are_the_estimators_their_random_states_give(digits):
     assert np.array_equal(ens.predict(X), ens.classes_[mean.argmax(axis=1)])
 
 
+def test_warm_start_trains_the_members_on_with_the_parameters_set_now(digits):
+    X, y = digits
+    kwargs = {"hidden_layer_sizes": (16,), "random_state": 2, "dtype": "float64"}
+    ens = EnsembleClassifier(n_members=2, max_iter=3, **kwargs).fit(X, y)
+    ens.set_params(warm_start=True, max_iter=2, learning_rate_init=0.01).fit(X, y)
+    for member in ens.members_:
+        alone = MLPClassifier(max_iter=3, **{**kwargs, "random_state": member.random_state}).fit(X, y)
+        alone.set_params(warm_start=True, max_iter=2, learning_rate_init=0.01).fit(X, y)
+        assert member.learning_rate_init == 0.01
+        assert np.array_equal(member.net_.params, alone.net_.params)
+
+
 def test_results_do_not_depend_on_the_thread_count(digits):
     X, y = digits
     fits = [EnsembleRegressor(n_members=3, hidden_layer_sizes=(16,), max_iter=4, random_state=0, n_threads=t,

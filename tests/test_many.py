@@ -1,13 +1,14 @@
 """fastbp.fit_many: each network ends as its own fit would leave it, for any thread count."""
 
 import copy
+import time
 
 import numpy as np
 import pytest
 
 import fastbp
 from fastbp import layers as L
-from fastbp.many import runs_alone
+from fastbp.many import Task, run_tasks, runs_alone
 
 
 def _data(n=240, n_in=6, k=3, seed=0):
@@ -197,6 +198,7 @@ def _untrained(nets):
          "network 2: X has 5 features, the network expects 6"),
         ({"patience": [None, 2, None]}, "network 1: early stopping"),
         ({"checkpoint": "one.ckpt"}, "checkpoint: give a list with one path"),
+        ({"checkpoint": ["a.ckpt", None, "./a.ckpt"]}, "checkpoint: the same path twice"),
         ({"lr_schedule": [None, "sometimes", None]}, "network 1: unknown lr_schedule"),
         ({"optimizer": ["adam", "adam", "nadam"]}, "network 2: unknown optimizer"),
         ({"n_threads": 0}, "n_threads must be a positive integer"),
@@ -250,3 +252,20 @@ def test_verbose_prints_a_line_per_finished_network(capsys):
     fastbp.fit_many(nets, X, y, epochs=2, verbose=1, validation_data=(X, y))
     out = sorted(capsys.readouterr().out.splitlines())
     assert len(out) == 2 and out[0].startswith("network 0: 2 epochs, loss ") and "val_loss" in out[0]
+
+
+def test_ctrl_c_in_a_worker_stops_the_run_and_the_networks_not_started_never_start():
+    started = []
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    def quick(k):
+        started.append(k)
+        time.sleep(0.02)
+
+    tasks = [Task(0, interrupted, False, 100.0)]
+    tasks += [Task(k, lambda k=k: quick(k), False, 1.0) for k in range(1, 40)]
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(tasks, n_threads=2)
+    assert len(started) < 39 and tasks[0].error is None  # not caught as a network's failure

@@ -12,6 +12,7 @@ from sklearn import model_selection as ms  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.exceptions import FitFailedWarning  # noqa: E402
 
+import fastbp  # noqa: E402
 from fastbp import (  # noqa: E402
     EnsembleClassifier,
     MLPClassifier,
@@ -110,16 +111,44 @@ def test_failed_fits_score_error_score_or_raise_naming_the_fit(digits):
         warnings.simplefilter("ignore")
         theirs = ms.GridSearchCV(est, grid, cv=3).fit(X, y)
     np.testing.assert_array_equal(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"])
-    with pytest.raises(Exception, match=r"network 3: training diverged"):
+    named = r"candidate 1 \{'learning_rate_init': 1e\+30\}, fold 0: training diverged"
+    with pytest.raises(Exception, match=named):
         search.GridSearchCV(est, grid, cv=3, error_score="raise").fit(X, y)
 
 
-def test_bad_parameters_are_refused_before_any_fit(digits):
+def test_bad_parameters_score_error_score_or_are_refused_before_any_fit(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive integers"):
-        search.GridSearchCV(MLPClassifier(max_iter=2), {"hidden_layer_sizes": [(4,), (0,)]}, cv=2).fit(X, y)
+    est, grid = MLPClassifier(max_iter=2, random_state=0), {"hidden_layer_sizes": [(4,), (0,)]}
+    named = r"candidate 1 \{'hidden_layer_sizes': \(0,\)\}, fold 0: hidden_layer_sizes"
+    with pytest.raises(ValueError, match=named):
+        search.GridSearchCV(est, grid, cv=2, error_score="raise").fit(X, y)
+    with pytest.warns(FitFailedWarning, match="2 fits failed out of a total of 4"):
+        ours = search.GridSearchCV(est, grid, cv=2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ms.GridSearchCV(est, grid, cv=2).fit(X, y)
+    _same_results(ours, theirs)
+    assert np.isnan(ours.cv_results_["mean_test_score"][1])
+    with pytest.raises(ValueError, match="Invalid parameter"):  # an unknown name is refused, as in sklearn
+        search.GridSearchCV(est, {"widths": [3]}, cv=2).fit(X, y)
     with pytest.raises(TypeError, match="sample_weight as its only fit parameter"):
-        search.GridSearchCV(MLPClassifier(max_iter=2), {"alpha": [0.1]}, cv=2).fit(X, y, groups_=None)
+        search.GridSearchCV(est, {"alpha": [0.1]}, cv=2).fit(X, y, groups_=None)
+
+
+def test_n_jobs_reads_as_in_scikit_learn_and_a_new_fit_forgets_the_last_best(digits):
+    X, y = digits
+    n = fastbp.get_num_threads()
+    assert [search._threads_for(j) for j in (None, 1, -1, -2, -100)] == [n, 1, n, max(1, n - 1), 1]
+    with pytest.raises(ValueError):
+        search._threads_for(0)
+    est = MLPClassifier(max_iter=2, random_state=0, hidden_layer_sizes=(8,))
+    scoring = ["accuracy", "f1_macro"]
+    grid = {"alpha": [1e-4, 1e-1]}
+    found = search.GridSearchCV(est, grid, scoring=scoring, refit="accuracy", cv=2, n_jobs=-1)
+    assert found.fit(X, y).best_index_ in (0, 1) and hasattr(found, "best_estimator_")
+    found.set_params(refit=False).fit(X, y)
+    for name in ("best_index_", "best_score_", "best_params_", "best_estimator_", "refit_time_"):
+        assert not hasattr(found, name), name
 
 
 def test_the_search_on_a_dask_cluster_equals_the_local_search(digits):
