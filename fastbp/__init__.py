@@ -6,10 +6,11 @@ from .gradcheck import gradcheck
 from .history import History
 from .io import ModelFileError
 from .many import fit_many
-from .model import MLP, TrainingDiverged, load
+from .model import MLP, TrainingDiverged, load, load_safetensors
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .sequential import Sequential
 from .threads import get_num_threads, set_num_threads
+from .torch_import import from_torch
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 _ENSEMBLES = ("EnsembleClassifier", "EnsembleRegressor")
@@ -17,15 +18,18 @@ _ENSEMBLES = ("EnsembleClassifier", "EnsembleRegressor")
 
 def __getattr__(name):
     # the scikit-learn estimators load scikit-learn, an optional extra: only when asked for
-    if name in _ESTIMATORS:
-        from . import estimators
-
-        return getattr(estimators, name)
-    if name in _ENSEMBLES:
-        from . import ensemble
-
-        return getattr(ensemble, name)
-    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+    if name not in _ESTIMATORS + _ENSEMBLES:
+        raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+    try:
+        if name in _ESTIMATORS:
+            from . import estimators as module
+        else:
+            from . import ensemble as module
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "sklearn":
+            raise
+        raise ImportError(f'fastbp.{name} needs scikit-learn: pip install "fastbp[sklearn]"') from exc
+    return getattr(module, name)
 
 
 __all__ = [
@@ -36,6 +40,8 @@ __all__ = [
     "History",
     "TrainingDiverged",
     "load",
+    "load_safetensors",
+    "from_torch",
     "ModelFileError",
     "gradcheck",
     "Optimizer",

@@ -15,6 +15,7 @@ Each epoch runs in compiled code (``MLP.fit``); scikit-learn's stopping rules
 This module needs scikit-learn (``pip install fastbp[sklearn]``).
 """
 
+import copy
 import numbers
 import warnings
 
@@ -371,6 +372,134 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
+    # ------------------------------------------------------------- scikit-learn's MLPs
+    @classmethod
+    def from_sklearn(cls, fitted, dtype=None):
+        """This estimator with the parameters, weights and classes of a fitted scikit-learn MLP.
+
+        Parameters
+        ----------
+        fitted : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Fitted; the classifier's for ``MLPClassifier.from_sklearn``, the
+            regressor's for ``MLPRegressor.from_sklearn``.
+        dtype : {"float32", "float64"}, optional
+            The dtype of its weights by default (float64 unless it was
+            fitted on float32), which keeps its predictions to rounding.
+
+        Returns
+        -------
+        MLPClassifier or MLPRegressor
+            ``predict`` and ``predict_proba`` equal scikit-learn's to
+            rounding; ``partial_fit``, or ``fit`` with ``warm_start=True``,
+            trains on from these weights (with a new optimizer state).
+        """
+        from sklearn import neural_network
+
+        twin = getattr(neural_network, cls.__name__)
+        if type(fitted) is not twin:
+            raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted scikit-learn {cls.__name__}, "
+                            f"not {type(fitted).__name__}")  # fmt: skip
+        check_is_fitted(fitted, "coefs_")
+        dtype = fitted.coefs_[0].dtype.name if dtype is None else dtype
+        params = {k: v for k, v in fitted.get_params().items() if k in cls._get_param_names()}
+        est = cls(**{**params, "dtype": dtype})
+        est._check_params()
+        est.n_features_in_ = fitted.n_features_in_
+        if hasattr(fitted, "feature_names_in_"):
+            est.feature_names_in_ = fitted.feature_names_in_
+        est._adopt_targets(fitted)
+        hidden = [w.shape[1] for w in fitted.coefs_[:-1]]
+        est.net_ = est._new_network(fitted.n_features_in_, fitted.n_outputs_, hidden, check_random_state(0))
+        for w, w_from in zip(est.net_.coefs_ + est.net_.intercepts_, fitted.coefs_ + fitted.intercepts_):
+            w[:] = w_from
+        for name in ("n_iter_", "t_", "best_loss_", "best_validation_score_", "_no_improvement_count"):
+            setattr(est, name, getattr(fitted, name, None))
+        est.loss_curve_ = list(getattr(fitted, "loss_curve_", None) or [])
+        est.validation_scores_ = getattr(fitted, "validation_scores_", None)
+        est.validation_loss_curve_ = []
+        est._set_weight_attributes()
+        return est
+
+    def to_sklearn(self):
+        """The fitted model as scikit-learn's ``MLPClassifier`` or ``MLPRegressor``, with these weights.
+
+        Its predictions equal this estimator's to rounding, and it trains on
+        with scikit-learn (``partial_fit``, or ``warm_start=True``).
+
+        Raises
+        ------
+        ValueError
+            Where scikit-learn's MLP cannot express the model, saying why:
+            norms or residual blocks, several hidden activations, or one
+            that scikit-learn lacks (it has identity, logistic, tanh, relu).
+            Dropout is no obstacle: it is the identity at inference.
+        """
+        check_is_fitted(self, "net_")
+        from sklearn import neural_network
+
+        if self.norm is not None or self.residual:
+            raise ValueError("scikit-learn's MLP has no norm layers or residual blocks; this model has "
+                             f"norm={self.norm!r}, residual={self.residual!r}")  # fmt: skip
+        activations = set(self.net_.activation) or {"relu"}
+        names = {"identity": "identity", "sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
+        if len(activations) > 1 or not activations <= names.keys():
+            raise ValueError(f"scikit-learn's MLP has one hidden activation of {sorted(names.values())}; "
+                             f"this model has {self.net_.activation}")  # fmt: skip
+        twin = getattr(neural_network, type(self).__name__)
+        params = {k: v for k, v in self.get_params().items() if k in twin._get_param_names()}
+        sk = twin(**{**params, "activation": names[activations.pop()]})
+        fitted = ("n_features_in_", "feature_names_in_", "n_iter_", "t_", "best_loss_", "validation_scores_",
+                  "best_validation_score_", "_no_improvement_count", "n_layers_", "n_outputs_",
+                  "out_activation_")  # fmt: skip
+        for name in fitted:
+            if hasattr(self, name):
+                setattr(sk, name, getattr(self, name))
+        sk.coefs_ = [w.astype(np.float64) for w in self.net_.coefs_]
+        sk.intercepts_ = [b.astype(np.float64) for b in self.net_.intercepts_]
+        sk.loss_curve_ = list(self.loss_curve_)
+        if self.loss_curve_:
+            sk.loss_ = self.loss_curve_[-1]
+        self._give_targets(sk)
+        return sk
+
+    def _adopt_targets(self, fitted):
+        pass
+
+    def _give_targets(self, sk):
+        pass
+
+    # ------------------------------------------------------------- export
+    def to_onnx(self, path=None, opset=None):
+        """The fitted model as an ONNX model, written to ``path`` when given (needs the onnx package).
+
+        The input is ``"X"`` (N, n_features_in_) in the network's dtype.  The
+        outputs are those skl2onnx gives scikit-learn's MLPs with
+        ``zipmap=False``: for the classifier ``"label"`` (N,), in the type of
+        ``classes_`` (integers, floats, booleans or text; a 0/1 int64 matrix
+        (N, n_labels) for multi-label), and ``"probabilities"`` (N,
+        n_classes); for the regressor ``"variable"`` (N, n_outputs).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+        opset : int, optional
+            As in ``fastbp.Sequential.to_onnx``.
+
+        Returns
+        -------
+        onnx.ModelProto
+        """
+        check_is_fitted(self, "net_")
+        from . import onnx_export
+
+        g = onnx_export.Graph(self.net_.dtype, opset)
+        out = onnx_export.add_network(g, self.net_, g.input("X", self.n_features_in_))
+        self._onnx_outputs(g, out)
+        model = g.model(f"fastbp_{type(self).__name__}", doc=repr(self))
+        if path is not None:
+            onnx_export.save(model, path)
+        return model
+
 
 class _Training:
     """One prepared fit of an estimator: ``run()`` trains ``net`` (passes of ``rows`` rows).
@@ -629,6 +758,32 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags.classifier_tags.multi_label = True
         return tags
 
+    def _adopt_targets(self, fitted):
+        self._binarizer = copy.deepcopy(fitted._label_binarizer)
+        self.classes_ = self._binarizer.classes_
+        self._multilabel = self._binarizer.y_type_ == "multilabel-indicator"
+        self._multiclass = not self._multilabel and len(self.classes_) > 2
+
+    def _give_targets(self, sk):
+        sk.classes_ = self.classes_
+        sk._label_binarizer = copy.deepcopy(self._binarizer)
+
+    def _onnx_outputs(self, g, out):
+        from .onnx_export import add_labels
+
+        n = len(self.classes_)
+        if self._multilabel:
+            above = g.node("Greater", [out, g.constant("threshold", 0.5)], "above_half")
+            elem, dims = g.onnx.TensorProto.INT64, [n]
+            label = g.node("Cast", [above], "indicator", to=elem)
+        else:
+            if not self._multiclass:  # one logistic output: p(classes_[1]); scikit-learn gives both columns
+                out = g.node("Concat", [g.node("Sub", [g.constant("one", 1.0), out], "p0"), out], "p", axis=1)
+            label, elem = add_labels(g, out, self.classes_)
+            dims = []
+        g.output(g.rename(label, "label"), dims, elem)
+        g.output(g.rename(out, "probabilities"), [n])
+
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multilayer perceptron regressor with scikit-learn's ``MLPRegressor`` interface.
@@ -723,3 +878,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+    def _onnx_outputs(self, g, out):
+        g.output(g.rename(out, "variable"), [self.n_outputs_])

@@ -105,16 +105,20 @@ def write(path, net, extra, arrays):
     }
     header["sha256"] = _checksum(header, data)
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
+    write_atomically(path, [MAGIC, len(header_bytes).to_bytes(8, "little"), header_bytes, data])
+
+
+def write_atomically(path, chunks):
+    """Write the byte strings ``chunks`` to ``path``: into a temporary file beside it, flushed and
+    fsynced, then renamed over it, so an interrupted write leaves any old file whole."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private; a model file is not
         with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC)
-            f.write(len(header_bytes).to_bytes(8, "little"))
-            f.write(header_bytes)
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from . import io
+from . import io, safetensors_io
 from . import layers as L
 from .kernels import activations
 from .plan import MAX_OPS, Plan
@@ -16,6 +16,7 @@ from .sequential import (  # noqa: F401  (fastbp.model.DTYPES etc., as before)
     as_seed,
     check_common,
 )
+from .state_dict import load_state_dict
 from .training import TrainingDiverged  # noqa: F401  (fastbp.model.TrainingDiverged, as before)
 
 NORMS = {None: None, "layer": L.LayerNorm, "batch": L.BatchNorm}
@@ -332,3 +333,35 @@ def load(path):
         See ``fastbp.io.read``; also a header whose network does not match its arrays.
     """
     return network_from(io.read(path), path)
+
+
+def load_safetensors(path):
+    """Read a network written by ``Sequential.save_safetensors``: an ``MLP`` or a ``Sequential``.
+
+    The plan comes from the file's metadata (checked as in ``load``), the
+    weights from its tensors, named and laid out as PyTorch's ``state_dict``
+    (see ``fastbp.state_dict``).  Needs the safetensors package, not torch.
+
+    Raises
+    ------
+    ModelFileError
+        A file that is not safetensors, has no fastbp metadata, or whose
+        tensors do not fit the network the metadata describes.
+    """
+    header, tensors = safetensors_io.read(path)
+    try:
+        _, config, plan = _plan_of(header["config"])
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+        raise io.ModelFileError(f"{path}: the metadata describes no valid network ({exc})"[:500]) from None
+    dtype = str(config.get("dtype", "float32"))
+    # a zeroed network of the plan, checked by network_from like any model file's, then filled
+    described = {key: header.get(key) for key in ("config", "plan")}
+    empty = io.ModelFile(
+        {**described, "epochs_trained": header.get("epochs_trained", 0)},
+        {"params": np.zeros(plan.n_params, dtype=dtype), "buffers": np.zeros(plan.n_buffers, dtype=dtype)},
+    )
+    net = network_from(empty, path)
+    try:
+        return load_state_dict(net, tensors, str(path))
+    except ValueError as exc:
+        raise io.ModelFileError(str(exc)) from None

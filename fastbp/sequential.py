@@ -28,7 +28,7 @@ from .threads import check_threads, using_threads
 from .workspace import Workspace, chunk_rows_for
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
-OUTPUTS_OF_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+OUTPUTS_OF_LOSS = losses.OUTPUTS_OF_LOSS
 PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffers
 # predict keeps one workspace of this many rows per thread and reuses it for
 # calls with no more rows: building one costs ~14 us, most of a one-row predict.
@@ -638,6 +638,7 @@ class Sequential:
             stopping=training.EarlyStopping(patience, min_delta),
             checkpoints=training.Checkpoints(checkpoint, checkpoint_every, epochs),
             callbacks=callbacks, n_threads=n_threads,
+            say_compiling=bool(verbose),
         )  # fmt: skip
         try:
             loop.run()
@@ -676,6 +677,56 @@ class Sequential:
         return run
 
     # ------------------------------------------------------------------ files
+    def to_onnx(self, path=None, opset=None):
+        """This network as an ONNX model, written to ``path`` when given (needs the onnx package).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+        opset : int, optional
+            The ``ai.onnx`` opset: 17 by default (13 at least; LayerNorm needs
+            17, and GELU is one ``Gelu`` node from 20).
+
+        Returns
+        -------
+        onnx.ModelProto
+            Input ``"X"`` of shape (N, n_in) and output ``"probabilities"``
+            (cross-entropy losses) or ``"predictions"`` of shape (N, n_out),
+            in this network's dtype: what ``predict`` gives.
+        """
+        from . import onnx_export
+
+        model = onnx_export.network_model(self, opset)
+        if path is not None:
+            onnx_export.save(model, path)
+        return model
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` in eval mode, with its weights (needs torch).
+
+        Dense layers become ``Linear``, norms ``LayerNorm``/``BatchNorm1d``
+        (with the running statistics), a residual block a
+        ``fastbp.torch_export.Residual`` (an ``nn.Sequential`` whose forward
+        is ``x + f(x)``); see ``fastbp.torch_export``.  The module gives the
+        last layer's outputs: ``predict``'s softmax or sigmoid of the
+        cross-entropy losses is not part of it (PyTorch's losses take logits).
+        """
+        from . import torch_export
+
+        return torch_export.to_torch(self)
+
+    def save_safetensors(self, path):
+        """Write the weights as a safetensors file, the plan in its metadata (needs safetensors).
+
+        Tensor names and layouts are those of ``self.to_torch().state_dict()``,
+        so ``module.load_state_dict(safetensors.torch.load_file(path))``
+        loads them in PyTorch; ``fastbp.load_safetensors(path)`` rebuilds
+        this network without torch.
+        """
+        from . import safetensors_io
+
+        safetensors_io.save(self, path)
+
     def save(self, path):
         """Write the network to ``path`` atomically (see ``fastbp.io``)."""
         io.save(self, path)

@@ -5,15 +5,17 @@ import pytest
 
 
 def pytest_configure(config):
-    """With FASTBP_REQUIRE_ORACLES=1 (set by CI) a missing PyTorch is an error, not skipped oracle tests."""
+    """With FASTBP_REQUIRE_ORACLES=1 (set by CI) a missing PyTorch, onnx, onnxruntime or safetensors is an
+    error, not skipped oracle and export tests."""
     if os.environ.get("FASTBP_REQUIRE_ORACLES") == "1":
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            raise pytest.UsageError(
-                f"FASTBP_REQUIRE_ORACLES=1 but PyTorch cannot be imported ({exc}); "
-                'install the test extra: pip install -e ".[test]"'
-            ) from None
+        for module in ("torch", "onnx", "onnxruntime", "safetensors"):
+            try:
+                __import__(module)
+            except ImportError as exc:
+                raise pytest.UsageError(
+                    f"FASTBP_REQUIRE_ORACLES=1 but {module} cannot be imported ({exc}); "
+                    'install the dev extra: pip install -e ".[dev]"'
+                ) from None
 
 
 @pytest.fixture

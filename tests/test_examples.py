@@ -28,6 +28,7 @@ NEEDS = {
     "sklearn_pipeline.py": ["sklearn"],
     "seed_ensemble.py": ["sklearn"],
     "grid_search.py": ["sklearn"],
+    "export_models.py": ["sklearn", "onnxruntime", "torch", "safetensors"],
 }
 # run in-process by a test of their own, which checks their results
 OWN_TEST = {"dask_cluster.py"}
@@ -118,6 +119,13 @@ def _grid_search(out):
     assert gap <= 1e-9 and out.strip().endswith("same best parameters: True")
 
 
+def _export_models(out):
+    assert "onnxruntime: labels equal True" in out
+    differences = [float(d) for d in re.findall(r"largest probability difference ([\d.e+-]+)", out)]
+    assert len(differences) == 3 and max(differences) <= 1e-9
+    assert "load_state_dict gives the same outputs True" in out and "equal weights True" in out
+
+
 def _streaming_partial_fit(out):
     assert _numbers(r"(\d+) rows in chunks of (\d+), (\d+) passes", out) == [20000, 2000, 5]
     (streamed,) = _numbers(r"partial_fit over memory-mapped chunks +([\d.]+)", out)
@@ -144,6 +152,7 @@ OUTPUT_CHECKS = {
     "digits.py": _digits,
     "gradcheck_report.py": _gradcheck_report,
     "grid_search.py": _grid_search,
+    "export_models.py": _export_models,
     "regression.py": _regression,
     "seed_ensemble.py": _seed_ensemble,
     "seed_pytorch_network.py": _seed_pytorch_network,

@@ -38,6 +38,8 @@ CODES = {
     "squared_error": SQUARED_ERROR,
 }
 NAMES = {code: name for name, code in CODES.items()}
+# the function predict applies to the last layer's outputs (the cross-entropy losses take logits)
+OUTPUTS_OF_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 HUBER_DELTA = 1.0
 
