@@ -8,8 +8,11 @@ expect; it also lets LLVM vectorise loops that contain a division.
 """
 
 import hashlib
+import os
 import pathlib
+import tempfile
 import types
+import warnings
 
 import numba
 from numba.core import config
@@ -76,8 +79,57 @@ class Pipeline(CompilerBase):
         return [pm]
 
 
+def _writable_folder(folder):
+    """Whether files can be created in ``folder`` (made if missing), as numba's cache needs."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _cache_folder():
+    """True when numba can cache fastbp's kernels, choosing a folder where its own choice fails.
+
+    numba caches beside the source (the package's ``__pycache__``) or in the
+    user's cache folder, and refuses to compile a cached function at all when
+    neither can be written (a read-only install run by a user without a home).
+    Then the kernels cache in a private folder under the temporary folder, or,
+    where even that fails, compile in every process without a cache (a
+    warning says so once).  ``NUMBA_CACHE_DIR`` always wins.
+    """
+    if config.CACHE_DIR:
+        return True
+    from numba.misc.appdirs import AppDirs
+
+    user_wide = pathlib.Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+    if _writable_folder(_PACKAGE / "kernels" / "__pycache__") or _writable_folder(user_wide):
+        return True
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    private = pathlib.Path(tempfile.gettempdir()) / f"fastbp-numba-cache-{uid}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        owned = private.stat().st_uid == uid and not private.is_symlink()
+    except OSError:
+        owned = False
+    if owned and _writable_folder(private):
+        config.CACHE_DIR = str(private)
+        return True
+    warnings.warn(
+        "fastbp: no writable folder for numba's cache (the package folder, the user's cache folder and "
+        f"{private} all failed); the kernels compile again in every new process. Set NUMBA_CACHE_DIR "
+        "to a writable folder to keep them.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return False
+
+
+_PACKAGE = pathlib.Path(__file__).resolve().parent
+
 JIT_OPTIONS = {
-    "cache": True,
+    "cache": _cache_folder(),
     "nogil": True,
     "fastmath": FASTMATH,
     "error_model": "numpy",
@@ -159,7 +211,6 @@ numba.get_num_threads()
 # change there recompiles them all; the Python API's files are left out, so
 # editing them keeps the cache.  Functions of other packages keep numba's
 # usual locators.
-_PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
 def source_stamp(package=_PACKAGE):

@@ -10,7 +10,9 @@ on stderr and exit status 2.
 
 import argparse
 import csv
+import json
 import math
+import os
 import pathlib
 import platform
 import sys
@@ -18,13 +20,14 @@ import sys
 import numpy as np
 
 from . import io
-from .argparsing import EXIT_BAD_INPUT, OneLineErrorParser
+from .argparsing import EXIT_BAD_INPUT, DefaultsHelpFormatter, OneLineErrorParser
+from .compiling import CompileWatch, notice
 from .tabular import DataError, numeric_column, read_table, split_features
-from .workspace import chunk_rows_for
 
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
 # what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
 # rate far too high), csv.Error a malformed CSV
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a process whose pipe closed
 BAD_INPUT = (DataError, io.ModelFileError, ValueError, TypeError, OSError, FloatingPointError, csv.Error)
 
 
@@ -66,13 +69,14 @@ def build_parser():
         description="Train multilayer perceptrons on the CPU with compiled backpropagation.",
         epilog="With no arguments, fastbp runs 'fastbp train' on the bundled handwritten digits.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,bench,info}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,export,bench,info}")
 
     train = commands.add_parser(
         "train",
         help="train a network (on the bundled digits when no DATA is given)",
         description="Train an MLP on DATA (CSV, Parquet or .npz) or, without DATA, on the 8x8 handwritten "
         "digits bundled with fastbp (UCI optdigits, CC BY 4.0).",
+        formatter_class=DefaultsHelpFormatter,
     )
     train.add_argument("data", nargs="?", help="a .csv (with a header row), .parquet or .npz file")
     train.add_argument("--target", help="the column to predict (required with DATA)")
@@ -80,19 +84,21 @@ def build_parser():
         "--task",
         choices=["auto", "classification", "regression"],
         default="auto",
-        help="default: classification for text or few whole-number targets, else regression",
+        help="auto: classification for text or few whole-number targets, else regression",
     )
     train.add_argument(
-        "--hidden", type=_hidden_sizes, default=[128, 64], help="hidden widths (default 128,64)"
+        "--hidden", type=_hidden_sizes, default="128,64", help="hidden widths, comma-separated"
     )
-    train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    train.add_argument("--activation", default="relu", help="hidden activation")
     train.add_argument("--loss", help="default cross_entropy (classification) or mse (regression)")
-    train.add_argument("--epochs", type=_positive_int, default=30)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training rows")
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
     train.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop or adagrad")
-    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    train.add_argument("--val-split", type=_fraction, default=0.1, help="fraction held out for validation")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    train.add_argument(
+        "--val-split", type=_fraction, default=0.1, help="fraction of rows held out for validation"
+    )
+    train.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the shuffling")
     train.add_argument("--threads", type=_positive_int, help="threads for training (default: all cores)")
     train.add_argument("--out", help="model file to write (default: DATA's name, or digits, with .fbp)")
     train.add_argument("--plot", help="write the loss curves to this PNG (needs matplotlib)")
@@ -107,6 +113,14 @@ def build_parser():
     predict.add_argument("--out", help="CSV file to write (default: standard output)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
     predict.set_defaults(func=predict_command)
+
+    export = commands.add_parser(
+        "export", help="write a model file as ONNX, with its feature and target scaling (needs onnx)"
+    )
+    export.add_argument("model", help="a .fbp file written by 'fastbp train' or MLP.save")
+    export.add_argument("out", help="the .onnx file to write")
+    export.add_argument("--opset", type=_positive_int, help="ONNX opset (default 17)")
+    export.set_defaults(func=export_command)
 
     commands.add_parser("bench", help="throughput comparison with PyTorch, JAX and scikit-learn",
                         add_help=False)  # fmt: skip  # its own options: fastbp bench --help
@@ -125,14 +139,58 @@ def main(argv=None):
         return 0
     parser = build_parser()
     args = parser.parse_args(argv or ["train"])
+    stdout = sys.stdout = ReaderSafeStdout(sys.stdout)
     try:
-        return args.func(args)
+        status = args.func(args)
     except BAD_INPUT as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"fastbp {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        stdout.flush()
+        sys.stdout = stdout.stream
+    if stdout.reader_gone:
+        print(f"fastbp {args.command}: standard output was closed early (broken pipe); the rest of the "
+              "output was dropped, the command itself ran to its end", file=sys.stderr)  # fmt: skip
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+class ReaderSafeStdout:
+    """Standard output that goes quiet once its reader has gone (``fastbp train | head -2``), so the
+    command runs to its end (the model is saved) instead of dying on the next print."""
+
+    def __init__(self, stream):
+        self.stream, self.reader_gone = stream, False
+
+    def write(self, text):
+        if not self.reader_gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self):
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self):
+        self.reader_gone = True
+        try:  # the interpreter's own flush at exit then writes nowhere instead of raising
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+            pass
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the stream's own
+        return getattr(self.stream, name)
 
 
 # --------------------------------------------------------------------- train
@@ -215,6 +273,7 @@ def train_command(args):
         source = f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, {task} of {args.target!r})"
         out = args.out or str(pathlib.Path(pathlib.Path(args.data).stem).with_suffix(".fbp"))
 
+    _check_out(out)
     val = _split(len(y), args.val_split, args.seed)
     mean = X[~val].mean(axis=0)
     scale = X[~val].std(axis=0)
@@ -233,18 +292,23 @@ def train_command(args):
     validation = (standardise(X[val]), y[val]) if val.any() else None
     shape = "-".join(map(str, net.sizes))
     print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
-    _say_if_compiling(net, min(args.batch_size, len(X_train)))
-    history = net.fit(
-        X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
-        validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads, seed=args.seed,
-    )  # fmt: skip
+    replacing = " (replacing the file there)" if pathlib.Path(out).exists() else ""
+    print(f"the model will be saved to {out}{replacing}; --out chooses another file")
+    # with progress lines fit says itself when it compiles; quiet, the command still does
+    with CompileWatch(notice("training kernel") if args.quiet else None):
+        history = net.fit(
+            X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
+            validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads,
+            seed=args.seed,
+        )  # fmt: skip
 
     lines = [f"final loss {history.loss[-1]:.4f}"]
-    if validation is not None:
-        lines.append(_score(net, task, *validation, target_scale, "validation"))
-    if X_test is not None:
-        lines.append(_score(net, task, standardise(X_test), y_test, target_scale, "test"))
-    timed = history.seconds[1:] or history.seconds  # the first epoch may include compiling
+    with CompileWatch(notice("prediction kernel")):  # the scores run predict: a first run compiles it
+        if validation is not None:
+            lines.append(_score(net, task, *validation, target_scale, "validation"))
+        if X_test is not None:
+            lines.append(_score(net, task, standardise(X_test), y_test, target_scale, "test"))
+    timed = history.seconds[1:] or history.seconds  # compiling is left out; the first epoch warms up
     rate = len(y_train) * len(timed) / max(sum(timed), 1e-9)
     lines.append(f"{rate:,.0f} samples/s ({6 * net.n_params * rate / 1e9:.2f} GFLOP/s)")
     print("; ".join(lines))
@@ -256,12 +320,33 @@ def train_command(args):
             "target_scale": target_scale[1] if target_scale else 1.0,
         }
     }  # fmt: skip
-    io.save(net, out, extra=extra, arrays={"feature_mean": mean, "feature_scale": scale})
+    try:
+        io.save(net, out, extra=extra, arrays={"feature_mean": mean, "feature_scale": scale})
+    except OSError as exc:  # checked before training, but the disk may fill or the folder go
+        raise DataError(f"could not write the model to {out}: {exc.strerror or exc}") from None
     print(f"saved the model to {out}  (use it: fastbp predict {out} DATA.csv)")
     if args.plot:
         _plot_history(history, args.plot, f"fastbp {shape} {args.activation} MLP, target {target_name!r}")
         print(f"wrote the loss curves to {args.plot}")
     return 0
+
+
+def _check_out(out):
+    """Refuse an --out that cannot be written before any training, naming the path as the user gave it."""
+    path = pathlib.Path(out)
+    folder = path.parent
+    if path.is_dir():
+        raise DataError(f"--out {out}: a folder, not a file name")
+    if not folder.is_dir():
+        raise DataError(f"--out {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"--out {out}: cannot write in the folder {folder}")
+
+
+def _read_model(path):
+    if not pathlib.Path(path).is_file():
+        raise DataError(f"{path}: no such model file")
+    return io.read(path)
 
 
 def _optimizer(name, lr):
@@ -282,22 +367,6 @@ def _score(net, task, X, y, target_scale, label):
     rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
     r2 = 1.0 - float(np.sum((pred - truth) ** 2) / max(np.sum((truth - truth.mean()) ** 2), 1e-300))
     return f"{label} RMSE {rmse:.4g}, R^2 {r2:.4f} ({len(y)} rows)"
-
-
-def _say_if_compiling(net, batch_rows):
-    """Tell the user why the first run waits: numba compiles the kernels once per machine.
-
-    Looks for the cache of the epoch kernel that ``net`` runs on batches of ``batch_rows`` rows.
-    """
-    try:
-        epoch = net._epoch_kernel(chunked=chunk_rows_for(net.plan, batch_rows) > 0)
-        cached = pathlib.Path(epoch._cache._cache_file._index_path).exists()
-    except (AttributeError, OSError):
-        return
-    if not cached:
-        print(
-            "compiling fastbp's kernels for this machine (the first run only; up to a minute)...", flush=True
-        )
 
 
 def _plot_history(history, path, title):
@@ -333,7 +402,7 @@ def _plot_history(history, path, title):
 def predict_command(args):
     from .model import network_from  # numba loads with the model: only when a command needs it
 
-    stored = io.read(args.model)
+    stored = _read_model(args.model)
     net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
     names, columns = read_table(args.data)
@@ -342,7 +411,8 @@ def predict_command(args):
         raise DataError(f"{args.data} has {X.shape[1]} feature columns, the model expects {net.sizes[0]}")
     if "feature_mean" in stored.arrays:
         X = (X - stored.arrays["feature_mean"]) / stored.arrays["feature_scale"]
-    out = net.predict(X.astype(net.dtype))
+    with CompileWatch(notice("prediction kernel"), stream=sys.stderr):  # stdout may be the predictions
+        out = net.predict(X.astype(net.dtype))
     task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
     if task == "classification":
         classes = meta["classes"] if meta else list(range(net.sizes[-1]))
@@ -375,6 +445,50 @@ def _write_csv(stream, header, rows):
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
+
+
+# --------------------------------------------------------------------- export
+def export_command(args):
+    """The model as ONNX, taking the raw feature rows ``fastbp predict`` takes and answering in its units."""
+    from .model import network_from
+
+    try:
+        from . import onnx_export
+
+        onnx_export._onnx()
+    except ImportError as exc:
+        raise DataError(str(exc)) from None
+    stored = _read_model(args.model)
+    net = network_from(stored, args.model)
+    meta = stored.header["extra"].get("cli")
+    g = onnx_export.Graph(net.dtype, args.opset)
+    x = g.input("X", net.plan.n_in)
+    if "feature_mean" in stored.arrays:
+        x = onnx_export.add_standardise(g, x, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
+    out = onnx_export.add_network(g, net, x)
+    task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
+    if task == "classification":
+        classes = meta["classes"] if meta else list(range(net.plan.n_out))
+        label, elem = onnx_export.add_labels(g, out, classes)
+        g.output(g.rename(label, "label"), [], elem)
+        g.output(g.rename(out, "probabilities"), [net.plan.n_out])
+        said = f"'label' (N,) and 'probabilities' (N, {net.plan.n_out}) over classes {classes}"
+    else:
+        if meta:
+            scaled = g.node("Mul", [out, g.constant("target_scale", meta["target_scale"])], "target_scaled")
+            out = g.node("Add", [scaled, g.constant("target_mean", meta["target_mean"])], "target")
+        g.output(g.rename(out, "prediction"), [net.plan.n_out])
+        said = f"'prediction' (N, {net.plan.n_out})"
+        if meta:
+            said += f", {meta['target']!r} in its own units"
+    features = meta["feature_names"] if meta else None
+    model = g.model("fastbp_cli_model", doc=f"feature columns: {features}" if features else "")
+    if features:
+        g.onnx.helper.set_model_props(model, {"feature_names": json.dumps(features)})
+    onnx_export.save(model, args.out)
+    columns = f": the columns {', '.join(features)}" if features else ""
+    print(f"wrote {args.out}: input 'X' (N, {net.plan.n_in}) {net.dtype.name}{columns}; outputs {said}")
+    return 0
 
 
 # --------------------------------------------------------------------- info

@@ -16,6 +16,8 @@ def _format_metrics(info):
     if info.get("val_accuracy") is not None:
         parts.append(f"val_acc {info['val_accuracy']:.4f}")
     parts.append(f"{info['samples_per_second']:,.0f} samples/s")
+    if info.get("compile_seconds", 0.0) >= 0.5:
+        parts.append(f"(+{info['compile_seconds']:.1f} s compiling, not counted)")
     return "  ".join(parts)
 
 
@@ -67,7 +69,8 @@ class EpochReporter:
             return False
         width = len(str(self.epochs))
         line = f"epoch {done:>{width}}/{self.epochs}  {_format_metrics(info)}"
-        if len(self.durations) > 1:  # the first epoch may include compiling the kernels: leave it out
+        self.durations[-1] -= info.get("compile_seconds", 0.0)
+        if len(self.durations) > 1:  # the first epoch may include loading the kernels: leave it out
             later = self.durations[1:]
             line += f"  {sum(later) / len(later) * (self.epochs - done):.1f} s left"
         print(line, file=self.stream, flush=True)

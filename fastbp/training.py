@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import checkpoint as checkpoints
+from .compiling import CompileWatch, notice
 from .kernels.network import NONFINITE_LOSS, OK
 from .kernels.random import derive_key
 from .threads import using_threads
@@ -119,6 +120,7 @@ class EpochLoop:
     checkpoints: Checkpoints
     callbacks: list = field(default_factory=list)
     n_threads: int | None = None
+    say_compiling: bool = False  # print a notice when a kernel compiles (fit with verbose)
 
     def run(self):
         progress = self.progress
@@ -138,9 +140,10 @@ class EpochLoop:
         lr = self.schedule.lr(epoch, optimizer.lr)
         key = derive_key(progress.fit_seed, SHUFFLE_STREAM, progress.first_epoch + epoch)
         start = time.perf_counter()
-        with using_threads(self.n_threads):
+        say = notice("training kernel") if self.say_compiling else None
+        with CompileWatch(say) as compiling, using_threads(self.n_threads):
             total, weight, steps, status, failed = self.run_epoch(lr, key)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - compiling.seconds  # a first run's compile is not training
         optimizer.step_count += steps
         if status != OK:
             diverged(net, epoch, failed, status, progress, history)
@@ -149,7 +152,8 @@ class EpochLoop:
         history.lr.append(lr)
         history.seconds.append(seconds)
         monitored = history.loss[-1]
-        validated = self.validate()
+        with CompileWatch(notice("evaluation kernels") if self.say_compiling else None):
+            validated = self.validate()
         if validated is not None:
             monitored, accuracy = validated
             history.val_loss.append(monitored)
@@ -162,6 +166,7 @@ class EpochLoop:
             "val_loss": history.val_loss[-1] if history.val_loss else None,
             "val_accuracy": history.val_accuracy[-1] if history.val_accuracy else None, "lr": lr,
             "seconds": seconds, "samples_per_second": self.n_rows / max(seconds, 1e-9),
+            "compile_seconds": compiling.seconds,
             "net": net, "optimizer": optimizer,
         }  # fmt: skip
         return notify(self.callbacks, info) or stop

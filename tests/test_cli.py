@@ -176,7 +176,7 @@ ARGUMENT_ERRORS = [
         (["train", "{kinds}", "--target", "kind", "--optimizer", "newton"], "unknown optimizer"),
         (["train", "{kinds}", "--target", "kind", "--activation", "swish"], "unknown activation"),
         (["predict", "{kinds}", "{kinds}"], "not a fastbp model file"),
-        (["predict", "missing.fbp", "{kinds}"], "No such file"),
+        (["predict", "missing.fbp", "{kinds}"], "missing.fbp: no such model file"),
         (["frobnicate"], "invalid choice"),
         (["train", "{gap}", "--target", "price"], "column 'price', row 2: '' is not a number"),
         # SGD: its steps grow with the gradient until the loss overflows (Adam's are bounded by lr)
@@ -293,5 +293,8 @@ def test_the_compile_notice_shows_on_the_first_run_only(tmp_path):
         subprocess.run(command, capture_output=True, text=True, env=env, timeout=600) for _ in "ab"
     )
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "compiling fastbp's kernels" in first.stdout
-    assert "compiling fastbp's kernels" not in second.stdout
+    assert "compiling fastbp's training kernel for this machine" in first.stdout
+    assert "compiling fastbp's evaluation kernels" in first.stdout  # the validation after epoch 1
+    epoch_line = next(line for line in first.stdout.splitlines() if line.startswith("epoch 1/1"))
+    assert "s compiling, not counted" in epoch_line  # the samples/s leave the compile out
+    assert "compiling fastbp's" not in second.stdout
