@@ -104,7 +104,9 @@ def _cache_folder():
     from numba.misc.appdirs import AppDirs
 
     user_wide = pathlib.Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
-    if _writable_folder(_PACKAGE / "kernels" / "__pycache__") or _writable_folder(user_wide):
+    beside = [folder / "__pycache__" for folder in (_PACKAGE / "kernels").rglob("*") if folder.is_dir()
+              and folder.name != "__pycache__"] + [_PACKAGE / "kernels" / "__pycache__"]  # fmt: skip
+    if all(_writable_folder(folder) for folder in beside) or _writable_folder(user_wide):
         return True
     uid = os.getuid() if hasattr(os, "getuid") else 0
     private = pathlib.Path(tempfile.gettempdir()) / f"fastbp-numba-cache-{uid}"
@@ -114,7 +116,8 @@ def _cache_folder():
     except OSError:
         owned = False
     if owned and _writable_folder(private):
-        config.CACHE_DIR = str(private)
+        # numba re-reads its settings from the environment when they change: set both
+        os.environ["NUMBA_CACHE_DIR"] = config.CACHE_DIR = str(private)
         return True
     warnings.warn(
         "fastbp: no writable folder for numba's cache (the package folder, the user's cache folder and "

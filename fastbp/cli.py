@@ -27,6 +27,7 @@ from .tabular import DataError, numeric_column, read_table, split_features
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
 # what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
 # rate far too high), csv.Error a malformed CSV
+LINEAR_BASELINE_EPOCHS = 300  # at most; its early stopping ends it sooner
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a process whose pipe closed
 BAD_INPUT = (DataError, io.ModelFileError, ValueError, TypeError, OSError, FloatingPointError, csv.Error)
 
@@ -53,14 +54,25 @@ def _fraction(text):
     return value
 
 
-def _positive_int(text):
+def _positive_int(text, least=1, what="a positive integer"):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _delimiter(text):
+    named = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}.get(text.lower(), text)
+    if len(named) != 1 or named in '"\r\n':
+        raise argparse.ArgumentTypeError(f"expected one character or comma/semicolon/tab/pipe, got {text!r}")
+    return named
+
+
+def _count(text):
+    return _positive_int(text, least=0, what="an integer >= 0")
 
 
 def build_parser():
@@ -81,6 +93,10 @@ def build_parser():
     train.add_argument("data", nargs="?", help="a .csv (with a header row), .parquet or .npz file")
     train.add_argument("--target", help="the column to predict (required with DATA)")
     train.add_argument(
+        "--delimiter", type=_delimiter,
+        help="the CSV delimiter: one character, or comma, semicolon, tab or pipe (default: detected)",
+    )  # fmt: skip
+    train.add_argument(
         "--task",
         choices=["auto", "classification", "regression"],
         default="auto",
@@ -92,6 +108,11 @@ def build_parser():
     train.add_argument("--activation", default="relu", help="hidden activation")
     train.add_argument("--loss", help="default cross_entropy (classification) or mse (regression)")
     train.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training rows")
+    train.add_argument(
+        "--patience", type=_count, default=5,
+        help="stop when the validation loss has not improved for this many epochs, keeping the best "
+        "epoch's weights; 0 trains every epoch",
+    )  # fmt: skip
     train.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
     train.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop or adagrad")
     train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
@@ -112,6 +133,7 @@ def build_parser():
     predict.add_argument("data", help="a .csv, .parquet or .npz file with the model's feature columns")
     predict.add_argument("--out", help="CSV file to write (default: standard output)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.add_argument("--delimiter", type=_delimiter, help="the CSV delimiter (default: detected)")
     predict.set_defaults(func=predict_command)
 
     export = commands.add_parser(
@@ -139,6 +161,8 @@ def main(argv=None):
         return 0
     parser = build_parser()
     args = parser.parse_args(argv or ["train"])
+    if sys.stdout is None:  # pythonw and the like: nothing to print to
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the process's own stdout until it ends)
     stdout = sys.stdout = ReaderSafeStdout(sys.stdout)
     try:
         status = args.func(args)
@@ -172,6 +196,10 @@ class ReaderSafeStdout:
             except BrokenPipeError:
                 self._gone()
         return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
 
     def flush(self):
         if not self.reader_gone:
@@ -211,6 +239,9 @@ def _bundled_digits(seed):
 def _encode_target(values, task, name):
     """``(task, targets for fit, classes or None, (mean, scale) or None)``."""
     values = np.asarray(values)
+    if values.dtype == object and any(v is None for v in values):
+        row = next(i for i, v in enumerate(values) if v is None) + 1
+        raise DataError(f"column {name!r}, row {row}: a missing cell (the target must be known on every row)")
     numbers = None
     try:
         numbers = numeric_column(name, values)
@@ -244,6 +275,11 @@ def _mostly_numbers(values):
     return parsed >= 0.5 * len(values)
 
 
+def standardised(X, mean, scale):
+    """``(X - mean) / scale`` in float32, as ``fastbp export``'s graph computes it."""
+    return (np.asarray(X, dtype=np.float32) - mean.astype(np.float32)) / scale.astype(np.float32)
+
+
 def _split(n, fraction, seed):
     """Boolean mask of the validation rows: ``fraction`` of ``n``, at least one row of each part."""
     mask = np.zeros(n, dtype=bool)
@@ -265,7 +301,10 @@ def train_command(args):
     else:
         if args.target is None:
             raise DataError("--target COLUMN is required with a data file")
-        names, columns = read_table(args.data)
+        notes = []
+        names, columns = read_table(args.data, args.delimiter, notes, target=args.target)
+        for note in notes:
+            print(note)
         X, feature_names, target = split_features(names, columns, args.target)
         task, y, classes, target_scale = _encode_target(target, args.task, args.target)
         X_test = y_test = None
@@ -275,12 +314,13 @@ def train_command(args):
 
     _check_out(out)
     val = _split(len(y), args.val_split, args.seed)
-    mean = X[~val].mean(axis=0)
-    scale = X[~val].std(axis=0)
+    X = np.asarray(X, dtype=np.float32)
+    mean = X[~val].mean(axis=0, dtype=np.float64)
+    scale = X[~val].std(axis=0, dtype=np.float64)
     scale[scale == 0] = 1.0  # a constant feature stays 0 rather than becoming NaN
 
     def standardise(A):
-        return ((A - mean) / scale).astype(np.float32)
+        return standardised(A, mean, scale)
 
     n_out = len(classes) if task == "classification" else 1
     loss = args.loss or ("cross_entropy" if task == "classification" else "mse")
@@ -294,13 +334,18 @@ def train_command(args):
     print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
     replacing = " (replacing the file there)" if pathlib.Path(out).exists() else ""
     print(f"the model will be saved to {out}{replacing}; --out chooses another file")
+    patience = args.patience if validation is not None and args.patience > 0 else None
+    fit_options = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": optimizer, "patience": patience,
+        "validation_data": validation, "n_threads": args.threads, "seed": args.seed,
+    }  # fmt: skip
     # with progress lines fit says itself when it compiles; quiet, the command still does
     with CompileWatch(notice("training kernel") if args.quiet else None):
-        history = net.fit(
-            X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
-            validation_data=validation, verbose=0 if args.quiet else 1, n_threads=args.threads,
-            seed=args.seed,
-        )  # fmt: skip
+        history = net.fit(X_train, y_train, verbose=0 if args.quiet else 1, **fit_options)
+    if history.stopped_early:
+        best = int(np.argmin(history.val_loss)) + 1
+        print(f"stopped after epoch {len(history.loss)}: the validation loss had not improved for "
+              f"{args.patience} epochs; the model keeps epoch {best}'s weights")  # fmt: skip
 
     lines = [f"final loss {history.loss[-1]:.4f}"]
     with CompileWatch(notice("prediction kernel")):  # the scores run predict: a first run compiles it
@@ -308,10 +353,17 @@ def train_command(args):
             lines.append(_score(net, task, *validation, target_scale, "validation"))
         if X_test is not None:
             lines.append(_score(net, task, standardise(X_test), y_test, target_scale, "test"))
+        if validation is not None:  # does the hidden layer earn its keep?
+            linear = _linear_baseline(X_train, y_train, n_out, loss, fit_options)
+            baseline = _metrics(linear, task, *validation, target_scale)
     timed = history.seconds[1:] or history.seconds  # compiling is left out; the first epoch warms up
     rate = len(y_train) * len(timed) / max(sum(timed), 1e-9)
     lines.append(f"{rate:,.0f} samples/s ({6 * net.n_params * rate / 1e9:.2f} GFLOP/s)")
     print("; ".join(lines))
+    if validation is not None:
+        print(
+            f"linear baseline (no hidden layer, stopped on the same validation rows): validation {baseline}"
+        )
 
     extra = {
         "cli": {
@@ -331,16 +383,16 @@ def train_command(args):
     return 0
 
 
-def _check_out(out):
-    """Refuse an --out that cannot be written before any training, naming the path as the user gave it."""
+def _check_out(out, option="--out "):
+    """Refuse an output file that cannot be written before any work, naming the path as the user gave it."""
     path = pathlib.Path(out)
     folder = path.parent
     if path.is_dir():
-        raise DataError(f"--out {out}: a folder, not a file name")
+        raise DataError(f"{option}{out}: a folder, not a file name")
     if not folder.is_dir():
-        raise DataError(f"--out {out}: the folder {folder} does not exist")
+        raise DataError(f"{option}{out}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"--out {out}: cannot write in the folder {folder}")
+        raise DataError(f"{option}{out}: cannot write in the folder {folder}")
 
 
 def _read_model(path):
@@ -357,16 +409,34 @@ def _optimizer(name, lr):
     return OPTIMIZERS[name.lower()](lr=lr)
 
 
+def _linear_baseline(X, y, n_out, loss, fit_options):
+    """Least squares or logistic regression: a network without a hidden layer, trained by fastbp's own
+    (already compiled) epochs until its validation loss stops improving.  A convex problem, so a
+    larger step and more epochs than the network's reach its optimum."""
+    from .model import MLP
+    from .optimizers import Adam
+
+    linear = MLP([X.shape[1], n_out], loss=loss, seed=fit_options["seed"])
+    options = {**fit_options, "optimizer": Adam(lr=0.01), "epochs": LINEAR_BASELINE_EPOCHS, "patience": 10}
+    linear.fit(X, y, **options)
+    return linear
+
+
 def _score(net, task, X, y, target_scale, label):
+    return f"{label} {_metrics(net, task, X, y, target_scale)} ({len(y)} rows)"
+
+
+def _metrics(net, task, X, y, target_scale):
+    """Accuracy, or RMSE and R^2 in the target's own units."""
     out = net.predict(X)
     if task == "classification":
-        return f"{label} accuracy {np.mean(out.argmax(axis=1) == y):.4f} ({len(y)} rows)"
+        return f"accuracy {np.mean(out.argmax(axis=1) == y):.4f}"
     mean, scale = target_scale
     truth = y * scale + mean
     pred = out[:, 0] * scale + mean
     rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
     r2 = 1.0 - float(np.sum((pred - truth) ** 2) / max(np.sum((truth - truth.mean()) ** 2), 1e-300))
-    return f"{label} RMSE {rmse:.4g}, R^2 {r2:.4f} ({len(y)} rows)"
+    return f"RMSE {rmse:.4g}, R^2 {r2:.4f}"
 
 
 def _plot_history(history, path, title):
@@ -405,12 +475,15 @@ def predict_command(args):
     stored = _read_model(args.model)
     net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
-    names, columns = read_table(args.data)
+    notes = []
+    names, columns = read_table(args.data, args.delimiter, notes)
+    for note in notes:
+        print(note, file=sys.stderr)  # standard output may be the predictions
     X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)
     if X.shape[1] != net.sizes[0]:
         raise DataError(f"{args.data} has {X.shape[1]} feature columns, the model expects {net.sizes[0]}")
     if "feature_mean" in stored.arrays:
-        X = (X - stored.arrays["feature_mean"]) / stored.arrays["feature_scale"]
+        X = standardised(X, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
     with CompileWatch(notice("prediction kernel"), stream=sys.stderr):  # stdout may be the predictions
         out = net.predict(X.astype(net.dtype))
     task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
@@ -459,6 +532,7 @@ def export_command(args):
     except ImportError as exc:
         raise DataError(str(exc)) from None
     stored = _read_model(args.model)
+    _check_out(args.out, option="")
     net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
     g = onnx_export.Graph(net.dtype, args.opset)

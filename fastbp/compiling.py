@@ -18,7 +18,52 @@ from numba.core import event
 FIRST_COMPILE_ESTIMATE = "about 20-60 s"
 
 
-class CompileWatch(event.Listener):
+class _Dispatch(event.Listener):
+    """The one listener fastbp registers with numba, once: it hands each compile event to the watches
+    open on the thread that compiles.  numba's list of listeners has no lock, so watches are never
+    added to or removed from it while other threads compile (fit_many runs fits on worker threads)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.watches = {}  # thread id -> open watches, innermost last
+
+    def _open(self):
+        with self.lock:
+            return list(self.watches.get(threading.get_ident(), ()))
+
+    def on_start(self, ev):
+        for watch in self._open():
+            watch.started()
+
+    def on_end(self, ev):
+        for watch in self._open():
+            watch.ended()
+
+    def push(self, watch):
+        with self.lock:
+            self.watches.setdefault(threading.get_ident(), []).append(watch)
+
+    def pop(self, watch):
+        with self.lock:
+            mine = self.watches.get(threading.get_ident(), [])
+            if watch in mine:
+                mine.remove(watch)
+            if not mine:
+                self.watches.pop(threading.get_ident(), None)
+
+
+_DISPATCH = _Dispatch()
+_registered = threading.Lock()
+
+
+def _register_once():
+    with _registered:
+        if not getattr(_DISPATCH, "registered", False):
+            event.register("numba:compile", _DISPATCH)
+            _DISPATCH.registered = True
+
+
+class CompileWatch:
     """``with CompileWatch(notice) as watch:`` ... ``watch.seconds``.
 
     Parameters
@@ -34,46 +79,48 @@ class CompileWatch(event.Listener):
         self.notice, self.stream, self.notice_after = notice, stream, notice_after
         self.seconds = 0.0
         self.noticed = False
-        self._thread = threading.get_ident()
         self._depth, self._start, self._timer = 0, 0.0, None
-        self._context = None
 
-    def on_start(self, ev):
-        if threading.get_ident() != self._thread:
-            return
+    def started(self):
         self._depth += 1
-        if self._depth == 1:
-            self._start = time.perf_counter()
-            if self.notice is not None and not self.noticed and self.notice_after <= 0:
-                self._say()
-            elif self.notice is not None and not self.noticed:
-                self._timer = threading.Timer(self.notice_after, self._say)
-                self._timer.daemon = True
-                self._timer.start()
+        if self._depth > 1:
+            return
+        self._start = time.perf_counter()
+        if self.notice is None or self.noticed:
+            return
+        if self.notice_after <= 0:
+            self._say()
+        else:
+            self._timer = threading.Timer(self.notice_after, self._say)
+            self._timer.daemon = True
+            self._timer.start()
 
-    def on_end(self, ev):
-        if threading.get_ident() != self._thread or self._depth == 0:
+    def ended(self):
+        if self._depth == 0:
             return
         self._depth -= 1
         if self._depth == 0:
             self.seconds += time.perf_counter() - self._start
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._stop_timer()
+
+    def _stop_timer(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _say(self):
         self.noticed = True
         print(self.notice, file=self.stream or sys.stdout, flush=True)
 
     def __enter__(self):
-        self._context = event.install_listener("numba:compile", self)
-        self._context.__enter__()
+        _register_once()
+        _DISPATCH.push(self)
         return self
 
     def __exit__(self, *exc):
-        if self._timer is not None:
-            self._timer.cancel()
-        return self._context.__exit__(*exc)
+        _DISPATCH.pop(self)
+        self._stop_timer()
+        return False
 
 
 def notice(what):

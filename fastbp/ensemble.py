@@ -239,7 +239,7 @@ class EnsembleClassifier(ClassifierMixin, _BaseEnsemble):
         residual=False,
         class_weight=None,
         n_threads=None,
-        dtype="float32",
+        dtype=None,
     ):
         _keep_parameters(self, locals())
 
@@ -334,7 +334,7 @@ class EnsembleRegressor(RegressorMixin, _BaseEnsemble):
         norm=None,
         residual=False,
         n_threads=None,
-        dtype="float32",
+        dtype=None,
     ):
         _keep_parameters(self, locals())
 

@@ -6,7 +6,8 @@ attributes, so they drop into pipelines, grid searches and code written for
 scikit-learn.  Beyond scikit-learn they accept per-layer activation lists and
 every fastbp activation, ``dropout``, ``class_weight``, ``sample_weight`` in
 ``fit`` and ``partial_fit``, ``validation_data=`` with a recorded validation
-loss curve, ``n_threads`` and ``dtype`` (float32 by default).
+loss curve, ``n_threads`` and ``dtype`` (by default the input's: float32 input trains in
+float32, anything else in float64, as scikit-learn's MLP computes).
 
 Each epoch runs in compiled code (``MLP.fit``); scikit-learn's stopping rules
 (``tol``, ``n_iter_no_change``, ``early_stopping``) and its "invscaling" and
@@ -90,7 +91,7 @@ class _BaseMLP(BaseEstimator):
         norm=None,
         residual=False,
         n_threads=None,
-        dtype="float32",
+        dtype=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -178,7 +179,7 @@ class _BaseMLP(BaseEstimator):
         # dropout rates and dtype
         if self.n_threads is not None:
             check_threads(self.n_threads)
-        MLP([2] * (len(hidden) + 2), activation=self._fastbp_activations(), dtype=self.dtype,
+        MLP([2] * (len(hidden) + 2), activation=self._fastbp_activations(), dtype=self.dtype or "float64",
             dropout=self.dropout, norm=self.norm, residual=self.residual)  # fmt: skip
         if self.solver != "lbfgs":
             try:
@@ -194,14 +195,15 @@ class _BaseMLP(BaseEstimator):
             return [_fastbp_activation(a) for a in activation]
         return _fastbp_activation(activation)
 
-    def _new_network(self, n_features, n_outputs, hidden, rng):
+    def _new_network(self, n_features, n_outputs, hidden, rng, input_dtype=np.float64):
         loss, output = self._output()
+        dtype = self.dtype if self.dtype is not None else np.dtype(input_dtype).name  # float32 or float64
         net = MLP(
             [n_features, *hidden, n_outputs],
             activation=self._fastbp_activations(),
             loss=loss,
             output=output,
-            dtype=self.dtype,
+            dtype=dtype,
             seed=int(rng.randint(np.iinfo(np.int32).max)),
             alpha=self.alpha / (n_outputs if getattr(self, "_multilabel", False) else 1),  # see _loss_scale
             dropout=self.dropout,
@@ -268,7 +270,7 @@ class _BaseMLP(BaseEstimator):
             raise
         rng = check_random_state(self.random_state)
         if first:
-            self.net_ = self._new_network(X.shape[1], n_outputs, hidden, rng)
+            self.net_ = self._new_network(X.shape[1], n_outputs, hidden, rng, X.dtype)
             self.n_iter_, self.t_ = 0, 0
             self.loss_curve_, self.validation_loss_curve_ = [], []
             self.best_loss_ = np.inf
@@ -592,7 +594,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Weights of the classes, multiplied into ``sample_weight``.
     n_threads : int, optional
         Threads for fit and predict (see ``fastbp.set_num_threads``).
-    dtype : {"float32", "float64"}, default "float32"
+    dtype : {None, "float32", "float64"}, default None
+        The network's dtype.  None follows the training input: float32 input
+        trains in float32, anything else (float64, integers) in float64, as
+        scikit-learn's MLP does; ``predict`` then takes any input.
 
     Attributes
     ----------
@@ -639,7 +644,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         residual=False,
         class_weight=None,
         n_threads=None,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
@@ -828,7 +833,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         norm=None,
         residual=False,
         n_threads=None,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,

@@ -340,7 +340,9 @@ def load_safetensors(path):
 
     The plan comes from the file's metadata (checked as in ``load``), the
     weights from its tensors, named and laid out as PyTorch's ``state_dict``
-    (see ``fastbp.state_dict``).  Needs the safetensors package, not torch.
+    (see ``fastbp.state_dict``).  Every tensor's name, shape and dtype is
+    checked against the plan before any is read.  Needs the safetensors
+    package, not torch.
 
     Raises
     ------
@@ -348,13 +350,23 @@ def load_safetensors(path):
         A file that is not safetensors, has no fastbp metadata, or whose
         tensors do not fit the network the metadata describes.
     """
-    header, tensors = safetensors_io.read(path)
-    try:
-        _, config, plan = _plan_of(header["config"])
-    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
-        raise io.ModelFileError(f"{path}: the metadata describes no valid network ({exc})"[:500]) from None
+    plans = {}
+
+    def wanted(header):
+        try:
+            plans["plan"] = _plan_of(header["config"])
+        except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+            raise io.ModelFileError(
+                f"{path}: the metadata describes no valid network ({exc})"[:500]
+            ) from None
+        plan = plans["plan"][2]
+        return {name: (tuple(reversed(shape)) if len(shape) == 2 else tuple(shape))
+                for name, _, shape in [*plan.parameter_names, *plan.buffer_names]}  # fmt: skip
+
+    header, tensors = safetensors_io.read(path, wanted)
+    _, config, plan = plans["plan"]
     dtype = str(config.get("dtype", "float32"))
-    # a zeroed network of the plan, checked by network_from like any model file's, then filled
+    # the network, checked by network_from like any model file's (its arrays now known to fit), then filled
     described = {key: header.get(key) for key in ("config", "plan")}
     empty = io.ModelFile(
         {**described, "epochs_trained": header.get("epochs_trained", 0)},

@@ -178,7 +178,7 @@ ARGUMENT_ERRORS = [
         (["predict", "{kinds}", "{kinds}"], "not a fastbp model file"),
         (["predict", "missing.fbp", "{kinds}"], "missing.fbp: no such model file"),
         (["frobnicate"], "invalid choice"),
-        (["train", "{gap}", "--target", "price"], "column 'price', row 2: '' is not a number"),
+        (["train", "{gap}", "--target", "price"], "column 'price', row 2: a missing cell"),
         # SGD: its steps grow with the gradient until the loss overflows (Adam's are bounded by lr)
         (["train", "{kinds}", "--target", "kind", "--optimizer", "sgd", "--lr", "1e9"], "training diverged"),
         (["bench", "--only", "nosuch"], "unknown case 'nosuch'"),

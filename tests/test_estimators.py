@@ -28,7 +28,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 #
 # - float32 MLPClassifier, check_sample_weight_equivalence_on_dense_data: the weighted and the
 #   repeated data sum their rows in a different order; the probabilities differ by 1-3 float32 ulps,
-#   4-7 times the check's rtol of 1e-7, on every core type tried.  The float64 instance passes, and
+#   4-7 times the check's rtol of 1e-7, on every core type tried.  The default instance (float64 for
+#   the checks' float64 data, as scikit-learn's MLP) passes every check, and
 #   test_float32_sample_weight_equivalence_to_float32_rounding below checks the float32 one.
 # - Not strict: float32 MLPRegressor, check_methods_subset_invariance.  It passed on every core type
 #   tried (predictions of single rows differ from the whole batch's by at most 2 ulps, 56-89% of the
@@ -66,10 +67,10 @@ def _expected_failures(estimator):
 
 @parametrize_with_checks(
     [
-        MLPClassifier(max_iter=50),
+        MLPClassifier(max_iter=50),  # the defaults: the input's dtype, float64 for the checks' data
         MLPRegressor(max_iter=50),
-        MLPClassifier(max_iter=50, dtype="float64"),
-        MLPRegressor(max_iter=50, dtype="float64"),
+        MLPClassifier(max_iter=50, dtype="float32"),
+        MLPRegressor(max_iter=50, dtype="float32"),
     ],
     expected_failed_checks=_expected_failures,
     xfail_strict=True,
@@ -584,3 +585,23 @@ def test_regressor_takes_scikit_learns_loss_parameter_and_shapes(rng):
     assert reg.get_params()["loss"] == "squared_error"
     with pytest.raises(ValueError, match="squared_error"):
         MLPRegressor(loss="poisson").fit(X, y)
+
+
+@pytest.mark.parametrize("make", [MLPClassifier, MLPRegressor])
+def test_the_default_dtype_follows_the_input_as_scikit_learns_mlp(make, rng):
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    for given, expected in [
+        (X.astype(np.float32), np.float32),
+        (X, np.float64),
+        ((X * 10).astype(int), np.float64),
+    ]:
+        est = make(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(given, y)
+        assert est.net_.dtype == expected and est.coefs_[0].dtype == expected
+        assert est.predict(X).shape[0] == 40  # any input predicts, cast to the network's dtype
+    est = make(hidden_layer_sizes=(4,), max_iter=2, dtype="float32").fit(X, y)
+    assert est.net_.dtype == np.float32  # dtype= still decides
+    first_call = {"classes": np.array([0, 1])} if make is MLPClassifier else {}
+    est = make(hidden_layer_sizes=(4,), max_iter=2).partial_fit(X.astype(np.float32), y, **first_call)
+    est.partial_fit(X, y)  # later chunks keep the first one's dtype
+    assert est.net_.dtype == np.float32

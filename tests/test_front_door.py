@@ -121,7 +121,7 @@ print(fastbp.MLP([2, 3, 1], seed=0).predict(np.ones((1, 2)))[0, 0])
 @pytest.mark.parametrize("private_folder", [True, False])
 def test_an_install_that_cannot_write_numbas_cache_still_imports(tmp_path, private_folder):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env.update({"TMPDIR": str(tmp_path), "HOME": "/nonexistent"})
+    env.update({"TMPDIR": str(tmp_path), "HOME": "/proc/fastbp-no-home"})  # not even root makes it
     if not private_folder:
         env["NO_PRIVATE_FOLDER"] = "1"
     done = subprocess.run([sys.executable, "-c", ONLY_TMPDIR_WRITABLE], capture_output=True, text=True,
@@ -174,3 +174,90 @@ def test_a_compile_says_so_once_and_its_time_is_measured(capsys):
         assert add_one(2) == 3  # compiled already
     assert first.count("compiling now...") == 1 and watch.seconds > 0
     assert capsys.readouterr().out == "" and again.seconds == 0.0
+
+
+# ------------------------------------------------------------------ small data
+def _small_noisy_regression(path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 8))
+    y = X[:, 0] + 2.0 * rng.normal(size=120)  # mostly noise: a wide network overfits within epochs
+    rows = [",".join(map(repr, [*r, t])) for r, t in zip(X.tolist(), y.tolist())]
+    path.write_text("\n".join([",".join([f"x{i}" for i in range(8)] + ["y"]), *rows]) + "\n")
+
+
+def test_training_stops_on_the_validation_rows_and_shows_a_linear_baseline(tmp_path):
+    _small_noisy_regression(tmp_path / "d.csv")
+    done = fastbp_command("train", "d.csv", "--target", "y", "--epochs", "300", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stop = [line for line in done.stdout.splitlines() if line.startswith("stopped after epoch")]
+    assert len(stop) == 1 and "had not improved for 5 epochs" in stop[0]
+    stopped_at = int(stop[0].split()[3].rstrip(":"))
+    assert stopped_at < 300
+    import fastbp
+
+    assert fastbp.load(tmp_path / "d.fbp").epochs_trained == stopped_at
+    assert any(
+        line.startswith("linear baseline (no hidden layer") and "R^2" in line
+        for line in done.stdout.splitlines()
+    )
+    every = fastbp_command(
+        "train", "d.csv", "--target", "y", "--epochs", "40", "--patience", "0", "-q", cwd=tmp_path
+    )
+    assert "stopped after" not in every.stdout and fastbp.load(tmp_path / "d.fbp").epochs_trained == 40
+
+
+# ------------------------------------------------------------------ tables
+def _write(path, header, rows, delimiter=","):
+    path.write_text("\n".join(delimiter.join(map(str, r)) for r in [header, *rows]) + "\n")
+
+
+def _iris_like(n=90):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    X = np.round(rng.normal(size=(n, 3)), 4)
+    kind = np.where(X[:, 0] > 0.3, "high", np.where(X[:, 1] > 0, "mid", "low"))
+    return X, kind
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "option"), [(";", []), ("\t", []), ("|", []), ("\t", ["--delimiter", "tab"])]
+)
+def test_semicolon_tab_and_pipe_files_are_read_as_tables(tmp_path, delimiter, option):
+    X, kind = _iris_like()
+    _write(
+        tmp_path / "d.csv", ["a", "b", "c", "kind"], [[*r, k] for r, k in zip(X.tolist(), kind)], delimiter
+    )
+    done = fastbp_command("train", "d.csv", "--target", "kind", "--epochs", "2", "-q", *option, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "d.csv (90 rows, 3 features, classification of 'kind')" in done.stdout
+    predicted = fastbp_command("predict", "d.fbp", "d.csv", *option, cwd=tmp_path)
+    assert predicted.returncode == 0 and len(predicted.stdout.splitlines()) == 91
+
+
+def test_a_pandas_index_column_is_dropped_with_a_note(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, kind = _iris_like()
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "kind": kind}).to_csv(
+        tmp_path / "d.csv"
+    )  # index too
+    done = fastbp_command("train", "d.csv", "--target", "kind", "--epochs", "2", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "dropped the unnamed first column of d.csv" in done.stdout and "3 features" in done.stdout
+    predicted = fastbp_command("predict", "d.fbp", "d.csv", cwd=tmp_path)
+    assert predicted.returncode == 0 and "dropped the unnamed first column" in predicted.stderr
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [("1.5,,x0", "column 'a', row 2: a missing cell"), ("1.5,NA,x0", "column 'a', row 2: a missing cell"),
+     ("east,2.0,x0", "column 'region', row 2: 'east' is not a number (a text column?)")],
+)  # fmt: skip
+def test_missing_cells_and_text_features_are_named(tmp_path, cells, message):
+    region, a, label = cells.split(",")
+    rows = [["1.0", "3.0", "x1"], [region if region == "east" else "2.0", a, label], ["3.0", "1.0", "x0"]]
+    _write(tmp_path / "d.csv", ["region", "a", "label"], rows * 4)
+    done = fastbp_command("train", "d.csv", "--target", "label", "--epochs", "1", "-q", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
