@@ -1,11 +1,11 @@
-"""The ``fastbp`` command: ``train``, ``predict``, ``bench`` and ``info``.
+"""The ``fastbp`` command: ``train``, ``predict``, ``export``, ``bench`` and ``info``.
 
 ``fastbp train`` with no data trains on the handwritten digits that ship with
 fastbp; ``fastbp train DATA --target COLUMN`` trains on a CSV (or Parquet, or
-.npz) file.  Features are standardised with the training rows' mean and
-standard deviation, and that scaling is stored in the model file, so
-``fastbp predict MODEL DATA`` takes raw rows.  Bad input ends with one line
-on stderr and exit status 2.
+.npz) file.  The columns go through ``fastbp.preprocess`` (missing cells
+imputed, numbers standardised, text one-hot encoded), learned on the
+training rows and stored in the model file, so ``fastbp predict MODEL DATA``
+takes raw rows.  Bad input ends with one line on stderr and exit status 2.
 """
 
 import argparse
@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from . import io
+from . import io, preprocess
 from .argparsing import EXIT_BAD_INPUT, DefaultsHelpFormatter, OneLineErrorParser
 from .compiling import CompileWatch, notice
 from .tabular import DataError, numeric_column, read_table, split_features
@@ -107,6 +107,10 @@ def build_parser():
     )
     train.add_argument("--activation", default="relu", help="hidden activation")
     train.add_argument("--loss", help="default cross_entropy (classification) or mse (regression)")
+    train.add_argument(
+        "--max-categories", type=_positive_int,
+        help="one-hot a text column's most frequent values, at most this many; the rest share 'other'",
+    )  # fmt: skip
     train.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training rows")
     train.add_argument(
         "--patience", type=_count, default=5,
@@ -298,6 +302,7 @@ def train_command(args):
         task, classes, target_name, target_scale = "classification", list(range(10)), "digit", None
         source = f"the bundled 8x8 digits ({len(y) + len(y_test)} images, {len(y_test)} held out for testing)"
         out = args.out or "digits.fbp"
+        names, columns = feature_names, list(X.T)
     else:
         if args.target is None:
             raise DataError("--target COLUMN is required with a data file")
@@ -305,22 +310,29 @@ def train_command(args):
         names, columns = read_table(args.data, args.delimiter, notes, target=args.target)
         for note in notes:
             print(note)
-        X, feature_names, target = split_features(names, columns, args.target)
+        if args.target not in names:
+            raise DataError(f"no column named {args.target!r}; the columns are {', '.join(names)}")
+        target = columns[names.index(args.target)]
+        keep = [j for j, name in enumerate(names) if name != args.target]
+        names, columns = [names[j] for j in keep], [columns[j] for j in keep]
+        if not names:
+            raise DataError("there are no feature columns besides the target")
         task, y, classes, target_scale = _encode_target(target, args.task, args.target)
         X_test = y_test = None
         target_name = args.target
-        source = f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, {task} of {args.target!r})"
+        source = f"{args.data} ({len(y)} rows, {len(names)} columns, {task} of {args.target!r})"
         out = args.out or str(pathlib.Path(pathlib.Path(args.data).stem).with_suffix(".fbp"))
+        feature_names = list(names)
 
     _check_out(out)
     val = _split(len(y), args.val_split, args.seed)
-    X = np.asarray(X, dtype=np.float32)
-    mean = X[~val].mean(axis=0, dtype=np.float64)
-    scale = X[~val].std(axis=0, dtype=np.float64)
-    scale[scale == 0] = 1.0  # a constant feature stays 0 rather than becoming NaN
+    steps = preprocess.fit(names, columns, ~val, args.max_categories)
+    X = preprocess.transform(steps, names, columns)  # float32, imputed, standardised, one-hot
+    print(f"features: {preprocess.summary(steps, names, columns, ~val)}")
+    del columns
 
-    def standardise(A):
-        return standardised(A, mean, scale)
+    def standardise(A):  # the bundled digits' held-out test rows
+        return preprocess.transform(steps, feature_names, list(np.asarray(A).T))
 
     n_out = len(classes) if task == "classification" else 1
     loss = args.loss or ("cross_entropy" if task == "classification" else "mse")
@@ -328,8 +340,8 @@ def train_command(args):
         raise DataError(f"classification trains with cross_entropy, not {loss!r}")
     net = fastbp.MLP([X.shape[1], *args.hidden, n_out], activation=args.activation, loss=loss, seed=args.seed)
     optimizer = _optimizer(args.optimizer, args.lr)
-    X_train, y_train = standardise(X[~val]), y[~val]
-    validation = (standardise(X[val]), y[val]) if val.any() else None
+    X_train, y_train = X[~val], y[~val]
+    validation = (X[val], y[val]) if val.any() else None
     shape = "-".join(map(str, net.sizes))
     print(f"training a {shape} {args.activation} network ({net.n_params:,} parameters) on {source}")
     replacing = " (replacing the file there)" if pathlib.Path(out).exists() else ""
@@ -370,10 +382,11 @@ def train_command(args):
             "task": task, "target": target_name, "classes": classes, "feature_names": feature_names,
             "target_mean": target_scale[0] if target_scale else 0.0,
             "target_scale": target_scale[1] if target_scale else 1.0,
+            "columns": preprocess.to_json(steps),
         }
     }  # fmt: skip
     try:
-        io.save(net, out, extra=extra, arrays={"feature_mean": mean, "feature_scale": scale})
+        io.save(net, out, extra=extra)
     except OSError as exc:  # checked before training, but the disk may fill or the folder go
         raise DataError(f"could not write the model to {out}: {exc.strerror or exc}") from None
     print(f"saved the model to {out}  (use it: fastbp predict {out} DATA.csv)")
@@ -393,6 +406,13 @@ def _check_out(out, option="--out "):
         raise DataError(f"{option}{out}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DataError(f"{option}{out}: cannot write in the folder {folder}")
+
+
+def _steps(meta, path):
+    try:
+        return preprocess.from_json(meta["columns"])
+    except (TypeError, ValueError) as exc:
+        raise io.ModelFileError(f"{path}: its column steps are damaged ({exc})") from None
 
 
 def _read_model(path):
@@ -479,11 +499,14 @@ def predict_command(args):
     names, columns = read_table(args.data, args.delimiter, notes)
     for note in notes:
         print(note, file=sys.stderr)  # standard output may be the predictions
-    X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)
+    if meta and "columns" in meta:
+        X = preprocess.transform(_steps(meta, args.model), names, columns)
+    else:  # a model file from before the preprocessing step, or one saved by MLP.save
+        X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)
+        if "feature_mean" in stored.arrays:
+            X = standardised(X, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
     if X.shape[1] != net.sizes[0]:
-        raise DataError(f"{args.data} has {X.shape[1]} feature columns, the model expects {net.sizes[0]}")
-    if "feature_mean" in stored.arrays:
-        X = standardised(X, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
+        raise DataError(f"{args.data} gives {X.shape[1]} features, the model expects {net.sizes[0]}")
     with CompileWatch(notice("prediction kernel"), stream=sys.stderr):  # stdout may be the predictions
         out = net.predict(X.astype(net.dtype))
     task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
@@ -536,9 +559,19 @@ def export_command(args):
     net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
     g = onnx_export.Graph(net.dtype, args.opset)
-    x = g.input("X", net.plan.n_in)
-    if "feature_mean" in stored.arrays:
-        x = onnx_export.add_standardise(g, x, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
+    if meta and "columns" in meta:
+        steps = _steps(meta, args.model)
+        if any(step.kind == "text" for step in steps):
+            raise DataError(
+                "this model one-hot encodes text columns; exporting those to ONNX is not done yet"
+            )
+        x = onnx_export.add_imputation(g, g.input("X", len(steps)), steps)
+    else:
+        x = g.input("X", net.plan.n_in)
+        if "feature_mean" in stored.arrays:
+            x = onnx_export.add_standardise(
+                g, x, stored.arrays["feature_mean"], stored.arrays["feature_scale"]
+            )
     out = onnx_export.add_network(g, net, x)
     task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
     if task == "classification":

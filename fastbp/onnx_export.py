@@ -300,6 +300,25 @@ def add_standardise(g, x, mean, scale):
     return g.node("Div", [centred, g.constant("feature_scale", scale)], "standardised")
 
 
+def add_imputation(g, x, steps):
+    """The number-column steps of ``fastbp.preprocess``: a missing (NaN) cell becomes the training
+    median, every column is standardised, and a 0/1 column follows for each column that had missing
+    cells in training (after all the columns, as scikit-learn's ``add_indicator``)."""
+    missing = g.node("IsNaN", [x], "missing")
+    filled = g.node("Where", [missing, g.constant("median", [s.median for s in steps]), x], "imputed")
+    centred = g.node("Sub", [filled, g.constant("feature_mean", [s.mean for s in steps])], "centred")
+    scaled = g.node("Div", [centred, g.constant("feature_scale", [s.scale for s in steps])], "standardised")
+    flagged = [k for k, s in enumerate(steps) if s.indicator]
+    if not flagged:
+        return scaled
+    picked = g.node(
+        "Gather", [missing, g.constant("flagged", flagged, dtype=np.int64)], "missing_flagged", axis=1
+    )
+    elem = g.onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
+    indicators = g.node("Cast", [picked], "indicators", to=elem)
+    return g.node("Concat", [scaled, indicators], "features", axis=1)
+
+
 def add_labels(g, probabilities, classes):
     """The label of each row: the class with the largest probability, as ``classes`` (numbers or text)."""
     index = g.node("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
@@ -342,4 +361,4 @@ def save(model, path):
     io.write_atomically(path, [model.SerializeToString()])
 
 
-__all__ = ["Graph", "network_model", "add_network", "add_standardise", "add_labels", "save"]
+__all__ = ["Graph", "network_model", "add_network", "add_standardise", "add_imputation", "add_labels", "save"]
