@@ -561,12 +561,14 @@ def export_command(args):
     g = onnx_export.Graph(net.dtype, args.opset)
     if meta and "columns" in meta:
         steps = _steps(meta, args.model)
-        if any(step.kind == "text" for step in steps):
-            raise DataError(
-                "this model one-hot encodes text columns; exporting those to ONNX is not done yet"
-            )
-        x = onnx_export.add_imputation(g, g.input("X", len(steps)), steps)
+        x = onnx_export.add_columns(g, steps)
+        numbers = [s.name for s in steps if s.kind == "number"]
+        inputs = [
+            f"'X' (N, {len(numbers)}) {net.dtype.name}: the columns {', '.join(numbers)}, NaN where missing"
+        ]
+        inputs = inputs[: bool(numbers)] + [f"{s.name!r} (N, 1) strings" for s in steps if s.kind == "text"]
     else:
+        inputs = [f"'X' (N, {net.plan.n_in}) {net.dtype.name}"]
         x = g.input("X", net.plan.n_in)
         if "feature_mean" in stored.arrays:
             x = onnx_export.add_standardise(
@@ -593,8 +595,7 @@ def export_command(args):
     if features:
         g.onnx.helper.set_model_props(model, {"feature_names": json.dumps(features)})
     onnx_export.save(model, args.out)
-    columns = f": the columns {', '.join(features)}" if features else ""
-    print(f"wrote {args.out}: input 'X' (N, {net.plan.n_in}) {net.dtype.name}{columns}; outputs {said}")
+    print(f"wrote {args.out}: inputs {'; '.join(inputs)}; outputs {said}")
     return 0
 
 

@@ -69,6 +69,7 @@ class Graph:
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
         self._used, self._scalars = set(), {}
+        self.domains = {}  # other operator sets used: {"ai.onnx.ml": version}
 
     def name(self, hint):
         """A tensor name not used yet, from ``hint``."""
@@ -122,10 +123,10 @@ class Graph:
         graph = helper.make_graph(self.nodes, graph_name, self.inputs, self.outputs, self.initializers)
         from ._version import __version__
 
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", self.opset)], producer_name="fastbp",
-            producer_version=__version__, doc_string=doc,
-        )  # fmt: skip
+        imports = [helper.make_opsetid("", self.opset)]
+        imports += [helper.make_opsetid(domain, version) for domain, version in self.domains.items()]
+        model = helper.make_model(graph, opset_imports=imports, producer_name="fastbp", doc_string=doc)
+        model.producer_version = __version__
         model.ir_version = min(model.ir_version, _IR_OF_OPSET.get(self.opset, model.ir_version))
         self.onnx.checker.check_model(model, full_check=True)
         return model
@@ -319,6 +320,30 @@ def add_imputation(g, x, steps):
     return g.node("Concat", [scaled, indicators], "features", axis=1)
 
 
+def add_one_hot(g, step):
+    """A text column of ``fastbp.preprocess`` as its own string input (N, 1), named after the column,
+    one-hot over its categories with the "other" slot last (an unseen value lands there); "" is a
+    missing cell.  ``LabelEncoder`` (ai.onnx.ml) maps the strings to slots, ``OneHot`` spreads them."""
+    g.domains["ai.onnx.ml"] = 2
+    text = g.input(step.name, 1, elem=g.onnx.TensorProto.STRING)
+    other = len(step.categories)
+    slots = g.node("LabelEncoder", [text], f"{step.name}_slot", domain="ai.onnx.ml",
+                   keys_strings=list(step.categories), values_int64s=list(range(other)),
+                   default_int64=other)  # fmt: skip
+    flat = g.node("Squeeze", [slots, g.constant("axis1", [1], dtype=np.int64)], f"{step.name}_slots")
+    depth = g.constant(f"{step.name}_depth", [other + 1], dtype=np.int64)
+    return g.node("OneHot", [flat, depth, g.constant("off_on", [0.0, 1.0])], f"{step.name}_one_hot", axis=-1)
+
+
+def add_columns(g, steps):
+    """The inputs and steps of ``fastbp.preprocess``: ``"X"`` (N, number columns) in the graph's dtype,
+    NaN for a missing cell, then one string input per text column; returns the feature tensor."""
+    numbers = [s for s in steps if s.kind == "number"]
+    blocks = [add_imputation(g, g.input("X", len(numbers)), numbers)] if numbers else []
+    blocks += [add_one_hot(g, s) for s in steps if s.kind == "text"]
+    return blocks[0] if len(blocks) == 1 else g.node("Concat", blocks, "features", axis=1)
+
+
 def add_labels(g, probabilities, classes):
     """The label of each row: the class with the largest probability, as ``classes`` (numbers or text)."""
     index = g.node("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
@@ -361,4 +386,14 @@ def save(model, path):
     io.write_atomically(path, [model.SerializeToString()])
 
 
-__all__ = ["Graph", "network_model", "add_network", "add_standardise", "add_imputation", "add_labels", "save"]
+__all__ = [
+    "Graph",
+    "network_model",
+    "add_network",
+    "add_standardise",
+    "add_imputation",
+    "add_one_hot",
+    "add_columns",
+    "add_labels",
+    "save",
+]

@@ -88,8 +88,19 @@ def test_a_mixed_table_trains_predicts_and_says_what_was_done(tmp_path, rng):
     (tmp_path / "new.csv").write_text("a;b;c;region\n0.5;;2;mars\n-1;3.5;0;\n")
     predicted = _cli("predict", "mixed.fbp", "new.csv", "--proba", cwd=tmp_path).stdout.splitlines()
     assert predicted[0] == "p_no,p_yes" and len(predicted) == 3
-    refused = _cli("export", "mixed.fbp", "m.onnx", cwd=tmp_path, ok=False)
-    assert "text columns; exporting those to ONNX is not done yet" in refused.stderr
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    said = _cli("export", "mixed.fbp", "m.onnx", cwd=tmp_path).stdout
+    assert "'X' (N, 3) float32: the columns a, b, c, NaN where missing; 'region' (N, 1) strings" in said
+    session = ort.InferenceSession(onnx.load(tmp_path / "m.onnx").SerializeToString(),
+                                   providers=["CPUExecutionProvider"])  # fmt: skip
+    numbers = np.array([[0.5, np.nan, 2.0], [-1.0, 3.5, 0.0]], dtype=np.float32)
+    regions = np.array([["mars"], [""]], dtype=object)  # never seen, and a missing cell
+    label, proba = session.run(None, {"X": numbers, "region": regions})
+    expected = np.array([row.split(",") for row in predicted[1:]], dtype=np.float64)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+    labels = _cli("predict", "mixed.fbp", "new.csv", cwd=tmp_path).stdout.splitlines()[1:]
+    assert list(label.astype(str)) == labels
 
 
 def test_missing_number_cells_export_to_onnx_and_equal_predict(tmp_path, rng):
