@@ -4,9 +4,11 @@ The layers compile into a plan (``fastbp.plan``); every pass of the kernels
 walks that plan.  ``fastbp.MLP`` is the short form that builds one.
 """
 
+import contextlib
 import copy
 import math
 import numbers
+import sys
 import threading
 
 import numpy as np
@@ -14,6 +16,7 @@ import numpy as np
 from . import checkpoint as checkpoints
 from . import io, training, validation
 from ._jit import PARALLEL_MIN_ELEMENTS
+from .compiling import CompileWatch, notice
 from .history import History
 from .kernels import losses, table
 from .kernels import network as kernels
@@ -29,6 +32,7 @@ from .workspace import Workspace, chunk_rows_for
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 OUTPUTS_OF_LOSS = losses.OUTPUTS_OF_LOSS
+_PREDICTED = set()  # (family, dtype) of the predicts this process has run: compiled or loaded already
 PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffers
 # predict keeps one workspace of this many rows per thread and reuses it for
 # calls with no more rows: building one costs ~14 us, most of a one-row predict.
@@ -367,8 +371,15 @@ class Sequential:
         chunk = min(X.shape[0], PREDICT_CHUNK)
         acts = self._small_buffer() if chunk <= SMALL_PREDICT_ROWS else self._buffer(chunk)
         out = np.empty((X.shape[0], self.plan.n_out), dtype=self.dtype)
-        with using_threads(n_threads):
+        key = (self.plan.family, self.dtype.name)
+        # the first predict of a kind in a process may compile (a first run on a machine): it says so on
+        # stderr once it has taken a second; later calls skip the watch (one-row predicts take ~13 us)
+        first = (
+            CompileWatch(notice("prediction kernel"), stream=sys.stderr) if key not in _PREDICTED else None
+        )
+        with first or contextlib.nullcontext(), using_threads(n_threads):
             finite = kernels.PASSES[self.plan.family].predict(self._net_ref(), acts, X, out)
+        _PREDICTED.add(key)
         if not finite:  # checked before any row went through
             raise ValueError(validation.not_finite_message("X", self.dtype))
         return out

@@ -297,3 +297,9 @@ def test_the_compile_notice_shows_on_the_first_run_only(tmp_path):
     epoch_line = next(line for line in first.stdout.splitlines() if line.startswith("epoch 1/1"))
     assert "s compiling, not counted" in epoch_line  # the samples/s leave the compile out
     assert "compiling fastbp's" not in second.stdout
+    # the library's predict says so too (on stderr), for a kind the command did not compile: float64
+    code = "import numpy as np, fastbp; fastbp.MLP([3, 4, 2], dtype='float64').predict(np.zeros((2, 3)))"
+    command = [sys.executable, "-c", code]
+    firsts = [subprocess.run(command, capture_output=True, text=True, env=env, timeout=600) for _ in "ab"]
+    assert "compiling fastbp's prediction kernel" in firsts[0].stderr
+    assert "compiling" not in firsts[1].stderr and firsts[1].returncode == 0
