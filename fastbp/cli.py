@@ -22,7 +22,7 @@ import numpy as np
 from . import io, preprocess
 from .argparsing import EXIT_BAD_INPUT, DefaultsHelpFormatter, OneLineErrorParser
 from .compiling import CompileWatch, notice
-from .tabular import DataError, numeric_column, read_table, split_features
+from .tabular import INDEX_NAMES, DataError, numeric_column, read_table, split_features
 
 MAX_CLASSES_FOR_NUMBERS = 20  # whole-number targets with at most this many values are taken as classes
 # what bad input or settings raise; FloatingPointError is fastbp.TrainingDiverged (a learning
@@ -495,20 +495,27 @@ def predict_command(args):
     stored = _read_model(args.model)
     net = network_from(stored, args.model)
     meta = stored.header["extra"].get("cli")
+    steps = _steps(meta, args.model) if meta and "columns" in meta else None
+    if steps is not None and preprocess.width(steps) != net.sizes[0]:
+        raise io.ModelFileError(f"{args.model}: its column steps make {preprocess.width(steps)} features, "
+                                f"its network takes {net.sizes[0]}")  # fmt: skip
+    features = meta["feature_names"] if meta else []
     notes = []
-    names, columns = read_table(args.data, args.delimiter, notes)
+    names, columns = read_table(
+        args.data, args.delimiter, notes, text=[s.name for s in steps or () if s.kind == "text"],
+        index_column=not any(name in INDEX_NAMES for name in features),
+    )  # fmt: skip
     for note in notes:
         print(note, file=sys.stderr)  # standard output may be the predictions
-    if meta and "columns" in meta:
-        X = preprocess.transform(_steps(meta, args.model), names, columns)
+    if steps is not None:
+        X = preprocess.transform(steps, names, columns)
     else:  # a model file from before the preprocessing step, or one saved by MLP.save
         X, _, _ = split_features(names, columns, feature_names=meta["feature_names"] if meta else None)
         if "feature_mean" in stored.arrays:
             X = standardised(X, stored.arrays["feature_mean"], stored.arrays["feature_scale"])
     if X.shape[1] != net.sizes[0]:
         raise DataError(f"{args.data} gives {X.shape[1]} features, the model expects {net.sizes[0]}")
-    with CompileWatch(notice("prediction kernel"), stream=sys.stderr):  # stdout may be the predictions
-        out = net.predict(X.astype(net.dtype))
+    out = net.predict(X.astype(net.dtype))  # a first call says on stderr when it compiles
     task = meta["task"] if meta else ("classification" if net.loss == "cross_entropy" else "regression")
     if task == "classification":
         classes = meta["classes"] if meta else list(range(net.sizes[-1]))
@@ -561,6 +568,8 @@ def export_command(args):
     g = onnx_export.Graph(net.dtype, args.opset)
     if meta and "columns" in meta:
         steps = _steps(meta, args.model)
+        if preprocess.width(steps) != net.plan.n_in:
+            raise io.ModelFileError(f"{args.model}: its column steps do not fit its network")
         x = onnx_export.add_columns(g, steps)
         numbers = [s.name for s in steps if s.kind == "number"]
         inputs = [

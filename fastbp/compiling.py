@@ -114,6 +114,8 @@ class CompileWatch:
 
     def __enter__(self):
         _register_once()
+        if any(w.notice is not None for w in _DISPATCH._open()):
+            self.notice = None  # an outer watch on this thread speaks for the compiles inside it
         _DISPATCH.push(self)
         return self
 

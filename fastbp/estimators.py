@@ -197,7 +197,10 @@ class _BaseMLP(BaseEstimator):
 
     def _new_network(self, n_features, n_outputs, hidden, rng, input_dtype=np.float64):
         loss, output = self._output()
-        dtype = self.dtype if self.dtype is not None else np.dtype(input_dtype).name  # float32 or float64
+        if self.dtype is not None:
+            dtype = self.dtype
+        else:  # the input's: float32 stays float32, anything else (float16 too) trains in float64
+            dtype = "float32" if np.dtype(input_dtype) == np.float32 else "float64"
         net = MLP(
             [n_features, *hidden, n_outputs],
             activation=self._fastbp_activations(),

@@ -101,11 +101,15 @@ class Graph:
 
     def rename(self, tensor, name):
         """An ``Identity`` whose output is ``name`` (graph outputs get meaningful names)."""
+        if name in self._used:
+            raise ValueError(f"the output name {name!r} is taken (an input column of that name?)")
         self._used.add(name)
         self.nodes.append(self.onnx.helper.make_node("Identity", [tensor], [name], name=name))
         return name
 
     def input(self, name, width, elem=None):
+        if name in self._used:
+            raise ValueError(f"two inputs named {name!r}")
         self._used.add(name)
         self.inputs.append(self._value_info(name, [width], elem))
         return name
@@ -320,12 +324,11 @@ def add_imputation(g, x, steps):
     return g.node("Concat", [scaled, indicators], "features", axis=1)
 
 
-def add_one_hot(g, step):
-    """A text column of ``fastbp.preprocess`` as its own string input (N, 1), named after the column,
-    one-hot over its categories with the "other" slot last (an unseen value lands there); "" is a
-    missing cell.  ``LabelEncoder`` (ai.onnx.ml) maps the strings to slots, ``OneHot`` spreads them."""
+def add_one_hot(g, step, text):
+    """A text column of ``fastbp.preprocess``, the string input ``text`` (N, 1), one-hot over its
+    categories with the "other" slot last (an unseen value lands there); "" is a missing cell.
+    ``LabelEncoder`` (ai.onnx.ml) maps the strings to slots, ``OneHot`` spreads them."""
     g.domains["ai.onnx.ml"] = 2
-    text = g.input(step.name, 1, elem=g.onnx.TensorProto.STRING)
     other = len(step.categories)
     slots = g.node("LabelEncoder", [text], f"{step.name}_slot", domain="ai.onnx.ml",
                    keys_strings=list(step.categories), values_int64s=list(range(other)),
@@ -339,8 +342,12 @@ def add_columns(g, steps):
     """The inputs and steps of ``fastbp.preprocess``: ``"X"`` (N, number columns) in the graph's dtype,
     NaN for a missing cell, then one string input per text column; returns the feature tensor."""
     numbers = [s for s in steps if s.kind == "number"]
-    blocks = [add_imputation(g, g.input("X", len(numbers)), numbers)] if numbers else []
-    blocks += [add_one_hot(g, s) for s in steps if s.kind == "text"]
+    texts = [s for s in steps if s.kind == "text"]
+    # every input first, so no tensor made afterwards can take a column's name
+    x = g.input("X", len(numbers)) if numbers else None
+    inputs = [g.input(s.name, 1, elem=g.onnx.TensorProto.STRING) for s in texts]
+    blocks = [add_imputation(g, x, numbers)] if numbers else []
+    blocks += [add_one_hot(g, s, text) for s, text in zip(texts, inputs)]
     return blocks[0] if len(blocks) == 1 else g.node("Concat", blocks, "features", axis=1)
 
 

@@ -26,6 +26,8 @@ import numpy as np
 
 from .tabular import DataError
 
+MAX_TEXT_VALUES = 1000  # more different values than this in a text column: an ID, not a category
+
 
 @dataclass
 class Column:
@@ -87,6 +89,14 @@ def fit(names, columns, train_rows, max_categories=None):
         else:
             texts = _texts(values)[train_rows]
             kinds, counts = np.unique(texts, return_counts=True)
+            if max_categories is None and (
+                len(kinds) > MAX_TEXT_VALUES or len(kinds) > max(50, len(texts) / 2)
+            ):
+                raise DataError(
+                    f"column {name!r} holds {len(kinds)} different text values in {len(texts)} training rows "
+                    f"(an ID, or numbers written in a way fastbp does not read, such as {str(kinds[0])!r}?); "
+                    "drop it, or one-hot only the most frequent with --max-categories N"
+                )
             if max_categories is not None and len(kinds) > max_categories:
                 order = np.lexsort((kinds, -counts))  # most frequent first, ties by name
                 kinds = np.sort(kinds[order[:max_categories]])
@@ -168,10 +178,25 @@ def from_json(items):
             raise ValueError(f"a column step is malformed: {item!r}"[:200])
         if not isinstance(step.categories, list) or not all(isinstance(c, str) for c in step.categories):
             raise ValueError("a text column's categories must be a list of strings")
+        if len(set(step.categories)) != len(step.categories) or (step.kind == "number") != (
+            not step.categories
+        ):
+            raise ValueError(
+                f"column {step.name!r}: its categories must be distinct, and only a text column's"
+            )
+        if type(step.indicator) is not bool:
+            raise ValueError(f"column {step.name!r}: indicator must be true or false")
         if not np.isfinite([step.median, step.mean, step.scale]).all() or step.scale == 0:
             raise ValueError(f"column {step.name!r}: its scaling is not finite")
         steps.append(step)
+    if len({s.name for s in steps}) != len(steps):
+        raise ValueError("two column steps name the same column")
     return steps
 
 
-__all__ = ["Column", "fit", "transform", "summary", "to_json", "from_json"]
+def width(steps):
+    """How many features ``transform`` makes of ``steps``."""
+    return sum(s.width + (s.kind == "number" and s.indicator) for s in steps)
+
+
+__all__ = ["Column", "fit", "transform", "summary", "to_json", "from_json", "width"]

@@ -15,10 +15,11 @@ when something is not usable.
 
 import csv
 import pathlib
+import re
 
 import numpy as np
 
-DELIMITERS = (",", ";", "\t", "|")
+DELIMITERS = (";", "\t", "|", ",")  # on a tie the comma loses: it also sits inside numbers and text
 MISSING = ["", "NA", "NaN", "nan", "null", "NULL", "N/A", "n/a"]
 INDEX_NAMES = ("", "Unnamed: 0")  # what pandas' to_csv and read_csv call an unnamed index
 # pyarrow parses this much at a time: reading a 73 MB CSV whole peaked at 313 MB, in 1 MB blocks at 185 MB
@@ -29,7 +30,7 @@ class DataError(ValueError):
     """A data file that cannot be used, with a message meant for the user."""
 
 
-def read_table(path, delimiter=None, notes=None, target=None):
+def read_table(path, delimiter=None, notes=None, target=None, text=(), index_column=True):
     """``(column names, list of columns)`` from a .csv, .parquet or .npz file.
 
     Columns are numpy arrays: numbers (float with NaN where a cell is
@@ -37,7 +38,10 @@ def read_table(path, delimiter=None, notes=None, target=None):
     a 2-D ``X`` (columns ``x0, x1, ...``) and optionally a 1-D ``y`` (column
     ``y``), or one 1-D array per column.  ``notes``, a list, collects what
     was done to the table (a dropped index column).  A CSV's number columns
-    are float32, what the features train in, except ``target``'s (float64).
+    are float32, what the features train in, except ``target``'s (float64);
+    the columns named in ``text`` are read as text, verbatim (a model's text
+    columns at predict time: "007" stays "007").  ``index_column=False``
+    keeps a leading unnamed column (a model trained on one).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -50,13 +54,13 @@ def read_table(path, delimiter=None, notes=None, target=None):
         names = table.column_names
         columns = [_to_numpy(table.column(j)) for j in range(table.num_columns)]
     else:
-        names, columns = _read_csv(path, delimiter, target)
+        names, columns = _read_csv(path, delimiter, target, text)
     names = [name.strip() for name in names]
     if len(set(names)) != len(names):
         raise DataError(f"{path}: the header repeats a column name")
     if not columns or len(columns[0]) == 0:
         raise DataError(f"{path}: the file has a header but no rows")
-    if len(names) > 1 and names[0] in INDEX_NAMES and _is_row_numbers(columns[0]):
+    if index_column and len(names) > 1 and names[0] in INDEX_NAMES and _is_row_numbers(columns[0]):
         names, columns = names[1:], columns[1:]
         if notes is not None:
             notes.append(
@@ -72,7 +76,7 @@ def _pyarrow(what):
         raise DataError(f'reading {what} needs pyarrow: pip install "fastbp[cli]"') from None
 
 
-def _read_csv(path, delimiter, target=None):
+def _read_csv(path, delimiter, target=None, text=()):
     """Names and numpy columns of a CSV file, read by pyarrow in blocks of ``CSV_BLOCK_BYTES``: each
     block's columns become numpy at once, so the whole file never sits in memory as parsed text."""
     _pyarrow("CSV")
@@ -85,7 +89,9 @@ def _read_csv(path, delimiter, target=None):
     options = {
         "read_options": pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
         "parse_options": pacsv.ParseOptions(delimiter=delimiter),
-        "convert_options": pacsv.ConvertOptions(null_values=MISSING, strings_can_be_null=True),
+        "convert_options": pacsv.ConvertOptions(
+            null_values=MISSING, strings_can_be_null=True, column_types={name: pa.string() for name in text}
+        ),
     }
     try:
         try:
@@ -113,6 +119,8 @@ def _read_csv(path, delimiter, target=None):
         raise DataError(f"{path}: not a CSV table with delimiter {delimiter!r} ({message})"[:400]) from None
     columns = [_joined(p) for p in parts]
     del parts
+    if delimiter != ",":  # "1,5" in a semicolon file is a number with a decimal comma
+        columns = [c if n.strip() in text else _decimal_commas(c) for n, c in zip(names, columns)]
     pa.default_memory_pool().release_unused()  # the parser's buffers go back to the system before training
     return names, columns
 
@@ -169,8 +177,24 @@ def _to_numpy(column, floats="float64"):
     return np.array([None if v is None else str(v).strip() for v in column.to_pylist()], dtype=object)
 
 
+DECIMAL_COMMA = re.compile(r"^[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?$|^[+-]?\d+$")
+
+
+def _decimal_commas(column):
+    """A text column whose every present cell is a number written with a decimal comma, as float32."""
+    if column.dtype != object:
+        return column
+    present = [v for v in column if v is not None]
+    if not present or not any("," in v for v in present) or not all(DECIMAL_COMMA.match(v) for v in present):
+        return column
+    return np.array([np.nan if v is None else float(v.replace(",", ".")) for v in column], dtype=np.float32)
+
+
 def _is_row_numbers(column):
-    return column.dtype.kind in "iu" and np.array_equal(column, np.arange(len(column)))
+    """An index: distinct whole numbers from 0, in any order (a shuffled split keeps its old index)."""
+    if column.dtype.kind not in "iu" or len(column) == 0 or column.min() < 0:
+        return False
+    return len(np.unique(column)) == len(column)
 
 
 def _read_npz(path):

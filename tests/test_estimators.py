@@ -605,3 +605,9 @@ def test_the_default_dtype_follows_the_input_as_scikit_learns_mlp(make, rng):
     est = make(hidden_layer_sizes=(4,), max_iter=2).partial_fit(X.astype(np.float32), y, **first_call)
     est.partial_fit(X, y)  # later chunks keep the first one's dtype
     assert est.net_.dtype == np.float32
+
+
+def test_float16_input_trains_in_float64_by_default(rng):
+    X = rng.normal(size=(30, 2)).astype(np.float16)
+    est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(X, X[:, 0].astype(np.float64))
+    assert est.net_.dtype == np.float64

@@ -121,3 +121,49 @@ def test_missing_number_cells_export_to_onnx_and_equal_predict(tmp_path, rng):
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     [got] = session.run(None, {"X": X.astype(np.float32)})  # NaN where a cell is missing
     np.testing.assert_allclose(got[:, 0], expected, rtol=1e-5)
+
+
+def test_decimal_commas_ids_and_number_like_categories(tmp_path, rng):
+    rows = [f"{i % 7},{i % 3};{'abc'[i % 3]};{i % 4};u{i};{'yes' if i % 7 > 3 else 'no'}" for i in range(120)]
+    (tmp_path / "t.csv").write_text("price;kind;code;id;label\n" + "\n".join(rows) + "\n")
+    # an ID column (120 different values in about 108 training rows) is refused, naming it
+    refused = _cli("train", "t.csv", "--target", "label", "--epochs", "1", "-q", cwd=tmp_path, ok=False)
+    assert "column 'id' holds" in refused.stderr and "--max-categories" in refused.stderr
+    (tmp_path / "t.csv").write_text("price;kind;code;label\n" + "\n".join(r.rsplit(";", 2)[0] + ";" +
+                                    r.rsplit(";", 1)[1] for r in rows) + "\n")  # fmt: skip
+    said = _cli("train", "t.csv", "--target", "label", "--epochs", "1", "-q", cwd=tmp_path).stdout
+    assert said.splitlines()[0].startswith("features: 2 numeric, 1 text column (3 categories)")  # 1,5 is 1.5
+    # a text column whose values look like numbers in the predict file stays text, verbatim
+    rows = [f"{i % 3};{['007', '10', 'x'][i % 3]};{'yes' if i % 3 else 'no'}" for i in range(60)]
+    (tmp_path / "c.csv").write_text("a;code;label\n" + "\n".join(rows) + "\n")
+    _cli("train", "c.csv", "--target", "label", "--epochs", "30", "-q", cwd=tmp_path)
+    (tmp_path / "p.csv").write_text("a;code\n0;007\n1;10\n2;\n")  # numbers only, and a missing cell
+    printed = _cli("predict", "c.fbp", "p.csv", "--proba", cwd=tmp_path).stdout.splitlines()[1:]
+    import fastbp
+
+    steps = preprocess.from_json(fastbp.io.read(tmp_path / "c.fbp").header["extra"]["cli"]["columns"])
+    verbatim = [np.array([0.0, 1.0, 2.0]), np.array(["007", "10", None], object)]
+    X = preprocess.transform(steps, ["a", "code"], verbatim)
+    assert X[:, -4:].tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]  # "007", "10", unseen ""
+    expected = fastbp.load(tmp_path / "c.fbp").predict(X)
+    np.testing.assert_allclose(
+        np.array([r.split(",") for r in printed], float), expected, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_export_refuses_a_column_named_like_an_output(tmp_path):
+    rows = [f"{i % 5};{'ab'[i % 2]};{'yes' if i % 3 else 'no'}" for i in range(60)]
+    (tmp_path / "d.csv").write_text("a;probabilities;y\n" + "\n".join(rows) + "\n")
+    _cli("train", "d.csv", "--target", "y", "--epochs", "1", "-q", cwd=tmp_path)
+    refused = _cli("export", "d.fbp", "d.onnx", cwd=tmp_path, ok=False)
+    assert "the output name 'probabilities' is taken" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_shuffled_pandas_index_is_dropped_too(tmp_path, rng):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": rng.normal(size=80), "y": rng.integers(0, 2, 80)}).sample(
+        frac=1, random_state=0
+    )
+    frame.to_csv(tmp_path / "s.csv")  # the index: 0..79 shuffled
+    said = _cli("train", "s.csv", "--target", "y", "--epochs", "1", "-q", cwd=tmp_path).stdout
+    assert "dropped the unnamed first column" in said and "(80 rows, 1 columns" in said
