@@ -125,6 +125,27 @@ class CompileWatch:
         return False
 
 
+class _Unwatched:
+    """What ``watch_if`` gives when there is nothing to watch: no compile time, no notice, no cost."""
+
+    seconds = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_UNWATCHED = _Unwatched()
+
+
+def watch_if(condition, notice=None, stream=None):
+    """A ``CompileWatch`` when ``condition`` (a call that may compile: the first of its kind), else a
+    shared stand-in with ``seconds`` 0 that costs nothing: hot loops pay for the watch once."""
+    return CompileWatch(notice, stream) if condition else _UNWATCHED
+
+
 def notice(what):
     """The line a first compile prints: ``what`` is being compiled, once per machine, and how long."""
     return (
@@ -133,4 +154,4 @@ def notice(what):
     )
 
 
-__all__ = ["CompileWatch", "notice", "FIRST_COMPILE_ESTIMATE"]
+__all__ = ["CompileWatch", "watch_if", "notice", "FIRST_COMPILE_ESTIMATE"]

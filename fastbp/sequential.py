@@ -4,7 +4,6 @@ The layers compile into a plan (``fastbp.plan``); every pass of the kernels
 walks that plan.  ``fastbp.MLP`` is the short form that builds one.
 """
 
-import contextlib
 import copy
 import math
 import numbers
@@ -16,7 +15,7 @@ import numpy as np
 from . import checkpoint as checkpoints
 from . import io, training, validation
 from ._jit import PARALLEL_MIN_ELEMENTS
-from .compiling import CompileWatch, notice
+from .compiling import notice, watch_if
 from .history import History
 from .kernels import losses, table
 from .kernels import network as kernels
@@ -33,6 +32,7 @@ from .workspace import Workspace, chunk_rows_for
 DTYPES = {"float32": np.float32, "float64": np.float64}
 OUTPUTS_OF_LOSS = losses.OUTPUTS_OF_LOSS
 _PREDICTED = set()  # (family, dtype) of the predicts this process has run: compiled or loaded already
+PREDICT_NOTICE = notice("prediction kernel")
 PREDICT_CHUNK = 4096  # rows per forward pass in predict: bounds the work buffers
 # predict keeps one workspace of this many rows per thread and reuses it for
 # calls with no more rows: building one costs ~14 us, most of a one-row predict.
@@ -374,10 +374,7 @@ class Sequential:
         key = (self.plan.family, self.dtype.name)
         # the first predict of a kind in a process may compile (a first run on a machine): it says so on
         # stderr once it has taken a second; later calls skip the watch (one-row predicts take ~13 us)
-        first = (
-            CompileWatch(notice("prediction kernel"), stream=sys.stderr) if key not in _PREDICTED else None
-        )
-        with first or contextlib.nullcontext(), using_threads(n_threads):
+        with watch_if(key not in _PREDICTED, PREDICT_NOTICE, sys.stderr), using_threads(n_threads):
             finite = kernels.PASSES[self.plan.family].predict(self._net_ref(), acts, X, out)
         _PREDICTED.add(key)
         if not finite:  # checked before any row went through

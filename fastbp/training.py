@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import checkpoint as checkpoints
-from .compiling import CompileWatch, notice
+from .compiling import notice, watch_if
 from .kernels.network import NONFINITE_LOSS, OK
 from .kernels.random import derive_key
 from .threads import using_threads
@@ -124,8 +124,9 @@ class EpochLoop:
 
     def run(self):
         progress = self.progress
-        for epoch in range(progress.epoch, self.epochs if not progress.stopped else 0):
-            stop = self.epoch(epoch)
+        start = progress.epoch
+        for epoch in range(start, self.epochs if not progress.stopped else 0):
+            stop = self.epoch(epoch, first=epoch == start)
             self.history.stopped_early = progress.stopped = stop
             progress.epoch = epoch + 1
             self.checkpoints.after_epoch(
@@ -134,14 +135,16 @@ class EpochLoop:
             if stop:
                 break
 
-    def epoch(self, epoch):
-        """Train and record epoch ``epoch``; True when early stopping or a callback ends the fit."""
+    def epoch(self, epoch, first=False):
+        """Train and record epoch ``epoch``; True when early stopping or a callback ends the fit.
+        Only the ``first`` epoch of a fit can compile (every epoch runs the same kernels), so only it
+        is watched for compiles."""
         net, optimizer, progress, history = self.net, self.optimizer, self.progress, self.history
         lr = self.schedule.lr(epoch, optimizer.lr)
         key = derive_key(progress.fit_seed, SHUFFLE_STREAM, progress.first_epoch + epoch)
         start = time.perf_counter()
         say = notice("training kernel") if self.say_compiling else None
-        with CompileWatch(say) as compiling, using_threads(self.n_threads):
+        with watch_if(first, say) as compiling, using_threads(self.n_threads):
             total, weight, steps, status, failed = self.run_epoch(lr, key)
         seconds = time.perf_counter() - start - compiling.seconds  # a first run's compile is not training
         optimizer.step_count += steps
@@ -152,7 +155,7 @@ class EpochLoop:
         history.lr.append(lr)
         history.seconds.append(seconds)
         monitored = history.loss[-1]
-        with CompileWatch(notice("evaluation kernels") if self.say_compiling else None):
+        with watch_if(first, notice("evaluation kernels") if self.say_compiling else None):
             validated = self.validate()
         if validated is not None:
             monitored, accuracy = validated

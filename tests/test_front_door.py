@@ -263,3 +263,25 @@ def test_missing_cells_and_text_features_are_encoded_and_said(tmp_path, cells, s
     done = fastbp_command("train", "d.csv", "--target", "label", "--epochs", "1", "-q", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"features: {summary}"
+
+
+def test_a_call_that_cannot_compile_is_not_watched(capsys):
+    import numba
+
+    from fastbp.compiling import watch_if
+
+    @numba.njit
+    def add_two(x):
+        return x + 2
+
+    with watch_if(False, "compiling now...") as skipped:
+        add_two(1)  # compiles, unwatched: a later epoch of a fit, which runs kernels already compiled
+    assert skipped.seconds == 0.0 and capsys.readouterr().out == ""
+
+    @numba.njit
+    def add_three(x):
+        return x + 3
+
+    with watch_if(True, "compiling now...") as watched:
+        add_three(1)
+    assert watched.seconds > 0
